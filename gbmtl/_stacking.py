@@ -1,0 +1,351 @@
+"""The OOF stacking engine: stage-1 models, out-of-fold sibling features, sibling selection, stage 2.
+
+Invariant: no model ever sees a prediction derived from its own row's label. Stage-1 fold models
+predict only the rows they did not train on; rows a task never labels are predicted by the task's
+stage-1 model, which by construction never saw them; stage-2 models see only these predictions.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from joblib import Parallel, delayed
+from sklearn.model_selection import (
+    GroupKFold,
+    GroupShuffleSplit,
+    KFold,
+    ShuffleSplit,
+    StratifiedGroupKFold,
+    StratifiedKFold,
+    StratifiedShuffleSplit,
+)
+
+from gbmtl._labels import EncodedTask
+from gbmtl.backends import FittedModel, TrainData, get_backend
+from gbmtl.backends._base import pop_rounds
+from gbmtl.metrics import get_metric
+from gbmtl.tasks import Task
+
+logger = logging.getLogger("gbmtl")
+
+#: Share of a task's labelled rows held out for early stopping and sibling selection.
+VALIDATION_FRACTION = 0.2
+#: Bootstrap resamples of the validation rows used to judge whether siblings help beyond noise.
+N_BOOTSTRAP = 50
+SIBLING_PREFIX = "sib__"
+
+
+@dataclass
+class TaskFit:
+    """Everything learned for one task."""
+
+    task: Task
+    enc: EncodedTask
+    stage1: FittedModel | None = None
+    stage2: FittedModel | None = None
+    siblings: list[str] = field(default_factory=list)  # siblings stage 2 uses; empty = plain
+    sibling_gain: float = 0.0
+    sibling_gain_se: float = float("nan")
+    affinity: dict[str, float] = field(default_factory=dict)
+    oof: np.ndarray | None = None  # (n,) or (n, k)
+    fit_rows: np.ndarray | None = None
+    val_rows: np.ndarray | None = None
+
+    @property
+    def final(self) -> FittedModel:
+        return self.stage2 if self.siblings else self.stage1
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.enc.classes) if self.enc.classes is not None else 0
+
+
+def sibling_columns(task: Task, n_classes: int) -> list[str]:
+    """Names of the sibling-feature columns that ``task``'s predictions become."""
+    if task.kind == "multiclass":
+        return [f"{SIBLING_PREFIX}{task.name}_{k}" for k in range(n_classes)]
+    return [f"{SIBLING_PREFIX}{task.name}"]
+
+
+def as_feature_block(pred: np.ndarray, names: list[str], index=None) -> pd.DataFrame:
+    return pd.DataFrame(pred.reshape(len(pred), -1), columns=names, index=index)
+
+
+def _is_classification(kind: str) -> bool:
+    return kind in ("binary", "multiclass")
+
+
+def _seed(base: int, task_index: int, fold: int) -> int:
+    return int((base + 7919 * task_index + 104729 * (fold + 1)) % (2**31 - 1))
+
+
+def validation_split(
+    enc: EncodedTask, kind: str, groups: np.ndarray | None, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Split a task's labelled rows into a fitting part and an early-stopping part."""
+    rows = enc.labelled
+    y = enc.y[rows]
+    if groups is not None:
+        splitter = GroupShuffleSplit(1, test_size=VALIDATION_FRACTION, random_state=seed)
+        fit, val = next(splitter.split(rows, y, groups[rows]))
+    elif _is_classification(kind) and np.bincount(y.astype(int)).min() >= 2:
+        splitter = StratifiedShuffleSplit(1, test_size=VALIDATION_FRACTION, random_state=seed)
+        fit, val = next(splitter.split(rows, y))
+    else:
+        splitter = ShuffleSplit(1, test_size=VALIDATION_FRACTION, random_state=seed)
+        fit, val = next(splitter.split(rows))
+    return rows[fit], rows[val]
+
+
+def fold_splits(
+    enc: EncodedTask, kind: str, n_folds: int, cv, groups: np.ndarray | None, seed: int
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Folds over a task's labelled rows, as row indices into the full table."""
+    rows = enc.labelled
+    y = enc.y[rows]
+    g = groups[rows] if groups is not None else None
+    if cv is None:
+        if _is_classification(kind):
+            cv = (StratifiedGroupKFold(n_folds, shuffle=True, random_state=seed) if g is not None
+                  else StratifiedKFold(n_folds, shuffle=True, random_state=seed))
+        else:
+            cv = GroupKFold(n_folds) if g is not None else KFold(n_folds, shuffle=True,
+                                                                 random_state=seed)
+    return [(rows[tr], rows[te]) for tr, te in cv.split(np.zeros((len(rows), 1)), y, g)]
+
+
+class StackingEngine:
+    """Trains the models of every task; the estimator only validates and orchestrates."""
+
+    def __init__(
+        self,
+        *,
+        params: dict[str, Any],
+        stacking: str,
+        siblings: dict[str, list[str]] | None,
+        n_folds: int,
+        cv,
+        early_stopping_rounds: int | None,
+        seed: int,
+        n_jobs: int,
+        progress=None,
+    ):
+        self.params = params
+        self.stacking = stacking
+        self.siblings = siblings
+        self.n_folds = n_folds
+        self.cv = cv
+        self.early_stopping_rounds = early_stopping_rounds
+        self.seed = seed
+        self.n_jobs = n_jobs
+        self.progress = progress
+
+    # -- helpers ---------------------------------------------------------------------------------
+
+    def _task_params(self, task: Task) -> tuple[dict[str, Any], int]:
+        params = {**self.params, **(task.params or {})}
+        default_rounds = 1000 if self.early_stopping_rounds else 100
+        rounds = pop_rounds(params, default_rounds)
+        return params, rounds
+
+    def _run(self, jobs: list) -> list:
+        """Run training jobs on threads; each model gets an equal share of the cores.
+
+        Both libraries release the GIL while training, and their results do not depend on the
+        thread count, so this changes speed only.
+        """
+        if not jobs:
+            return []
+        parallel = max(1, min(self.n_jobs, len(jobs)))
+        threads = max(1, self.n_jobs // parallel)
+        if parallel == 1:
+            out = []
+            for fn, args in jobs:
+                out.append(fn(*args, threads))
+                self._tick()
+            return out
+
+        def run_one(fn, args):
+            result = fn(*args, threads)
+            self._tick()
+            return result
+
+        return Parallel(n_jobs=parallel, backend="threading")(
+            delayed(run_one)(fn, args) for fn, args in jobs
+        )
+
+    def _tick(self) -> None:
+        if self.progress is not None:
+            self.progress.update(1)
+
+    def _train(
+        self,
+        tf: TaskFit,
+        index: int,
+        fold: int,
+        X: pd.DataFrame,
+        train_rows: np.ndarray,
+        val_rows: np.ndarray | None,
+        weights: np.ndarray | None,
+        rounds_override: int | None,
+        threads: int,
+    ) -> FittedModel:
+        task = tf.task
+        params, rounds = self._task_params(task)
+        esr = self.early_stopping_rounds if val_rows is not None else None
+        if rounds_override is not None:
+            rounds, esr = rounds_override, None
+        data = TrainData(
+            X=X.iloc[train_rows],
+            y=tf.enc.y[train_rows],
+            weight=None if weights is None else weights[train_rows],
+        )
+        if esr and val_rows is not None and len(val_rows):
+            data.X_val = X.iloc[val_rows]
+            data.y_val = tf.enc.y[val_rows]
+            data.weight_val = None if weights is None else weights[val_rows]
+        return get_backend(task.backend).train(
+            data,
+            kind=task.kind,
+            n_classes=tf.n_classes,
+            params=params,
+            num_boost_round=rounds,
+            early_stopping_rounds=esr,
+            seed=_seed(self.seed, index, fold),
+            n_threads=threads,
+        )
+
+    # -- stages ----------------------------------------------------------------------------------
+
+    def n_steps(self, n_tasks: int, n_folds: int) -> int:
+        if self.stacking == "none":
+            return n_tasks
+        return n_tasks * (2 + n_folds)
+
+    def fit(
+        self,
+        X: pd.DataFrame,
+        tasks: list[Task],
+        encoded: dict[str, EncodedTask],
+        weights: dict[str, np.ndarray] | None,
+        groups: np.ndarray | None,
+    ) -> list[TaskFit]:
+        fits = [TaskFit(task=t, enc=encoded[t.name]) for t in tasks]
+        w = (lambda name: None) if weights is None else weights.get
+        use_es = bool(self.early_stopping_rounds)
+        for i, tf in enumerate(fits):
+            if use_es:
+                tf.fit_rows, tf.val_rows = validation_split(tf.enc, tf.task.kind, groups,
+                                                            _seed(self.seed, i, -1))
+            else:
+                tf.fit_rows, tf.val_rows = tf.enc.labelled, None
+
+        # Stage 1: the plain model of each task, early-stopped on its own validation rows.
+        models = self._run([
+            (self._train, (tf, i, -1, X, tf.fit_rows, tf.val_rows, w(tf.task.name), None))
+            for i, tf in enumerate(fits)
+        ])
+        for tf, model in zip(fits, models, strict=True):
+            tf.stage1 = model
+        if self.stacking == "none" or len(fits) < 2:
+            return fits
+
+        # Out-of-fold predictions, with the plain model's number of rounds (no early stopping on
+        # the rows being predicted). Rows a task never labels get its stage-1 prediction.
+        jobs, where = [], []
+        for i, tf in enumerate(fits):
+            for k, (tr, te) in enumerate(
+                fold_splits(tf.enc, tf.task.kind, self.n_folds, self.cv, groups, _seed(self.seed, i, 99))
+            ):
+                jobs.append((self._train,
+                             (tf, i, k, X, tr, None, w(tf.task.name), tf.stage1.best_iteration)))
+                where.append((tf, te))
+        fold_models = self._run(jobs)
+        for tf in fits:
+            width = max(tf.n_classes, 1) if tf.task.kind == "multiclass" else 1
+            tf.oof = np.full((len(X), width), np.nan)
+            unlabelled = np.setdiff1d(np.arange(len(X)), tf.enc.labelled)
+            if len(unlabelled):
+                tf.oof[unlabelled] = tf.stage1.predict(X.iloc[unlabelled]).reshape(len(unlabelled), -1)
+        for (tf, te), model in zip(where, fold_models, strict=True):
+            if len(te):
+                tf.oof[te] = model.predict(X.iloc[te]).reshape(len(te), -1)
+
+        # Stage 2 and sibling selection.
+        by_name = {tf.task.name: tf for tf in fits}
+        candidates = {
+            tf.task.name: self._candidates(tf.task.name, [t.name for t in tasks]) for tf in fits
+        }
+        blocks = {
+            tf.task.name: as_feature_block(tf.oof, sibling_columns(tf.task, tf.n_classes))
+            for tf in fits
+        }
+        stage2_inputs = {}
+        for tf in fits:
+            cands = candidates[tf.task.name]
+            if cands:
+                stage2_inputs[tf.task.name] = pd.concat(
+                    [X.reset_index(drop=True)] + [blocks[c] for c in cands], axis=1
+                )
+        jobs = [
+            (self._train, (tf, i, 100, stage2_inputs[tf.task.name], tf.fit_rows, tf.val_rows,
+                           w(tf.task.name), None))
+            for i, tf in enumerate(fits) if tf.task.name in stage2_inputs
+        ]
+        stage2_models = self._run(jobs)
+        with_stage2 = [tf for tf in fits if tf.task.name in stage2_inputs]
+        for tf, model in zip(with_stage2, stage2_models, strict=True):
+            self._select(tf, model, X, stage2_inputs[tf.task.name], candidates[tf.task.name],
+                         by_name, w(tf.task.name))
+        return fits
+
+    def _candidates(self, name: str, all_names: list[str]) -> list[str]:
+        if self.siblings is None or name not in self.siblings:
+            return [n for n in all_names if n != name]
+        return [n for n in self.siblings[name] if n != name]
+
+    def _select(self, tf, model, X, X2, cands, by_name, weights) -> None:
+        """Keep stage 2 only if, on the task's own validation rows, it beats the plain model
+        by more than one bootstrap standard error; record each sibling's permutation gain."""
+        task = tf.task
+        val = tf.val_rows
+        if val is None or len(val) == 0:
+            # Without a validation part nothing can be measured: keep the plain model.
+            tf.affinity = {c: float("nan") for c in cands}
+            return
+        metric = get_metric(task.metric, task.kind)
+        y = tf.enc.y[val]
+        wv = None if weights is None else weights[val]
+        p_plain = tf.stage1.predict(X.iloc[val])
+        X2_val = X2.iloc[val]
+        p_stack = model.predict(X2_val)
+        sign = 1.0 if metric.greater_is_better else -1.0
+        gain = sign * (metric(y, p_stack, wv) - metric(y, p_plain, wv))
+        rng = np.random.default_rng(self.seed)
+        boots = []
+        for _ in range(N_BOOTSTRAP):
+            b = rng.integers(0, len(val), len(val))
+            wb = None if wv is None else wv[b]
+            try:
+                boots.append(sign * (metric(y[b], p_stack[b], wb) - metric(y[b], p_plain[b], wb)))
+            except ValueError:
+                continue
+        boots = np.asarray([v for v in boots if np.isfinite(v)])
+        se = float(boots.std(ddof=1)) if boots.size > 2 else float("inf")
+        tf.sibling_gain, tf.sibling_gain_se = float(gain), se
+        base = metric(y, p_stack, wv)
+        for c in cands:
+            cols = sibling_columns(by_name[c].task, by_name[c].n_classes)
+            permuted = X2_val.copy()
+            order = rng.permutation(len(val))
+            permuted[cols] = permuted[cols].to_numpy()[order]
+            tf.affinity[c] = float(sign * (base - metric(y, model.predict(permuted), wv)))
+        if np.isfinite(gain) and gain > se:
+            tf.stage2 = model
+            tf.siblings = list(cands)
+        logger.info("task %s: sibling gain %.5f (se %.5f) -> %s", task.name, gain, se,
+                    "stacked" if tf.siblings else "plain")

@@ -1,0 +1,125 @@
+"""One validation gate for X, Y and sample weights: every error names what was wrong."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+
+def _check_unique_columns(columns, what: str) -> None:
+    seen, dupes = set(), []
+    for c in columns:
+        if c in seen and c not in dupes:
+            dupes.append(c)
+        seen.add(c)
+    if dupes:
+        raise ValueError(f"{what} has duplicate column names {dupes}; column names must be unique")
+
+
+def as_frame_X(X, feature_names: list[str] | None = None) -> pd.DataFrame:
+    """X as a DataFrame with string column names (arrays get ``x0, x1, ...``)."""
+    if isinstance(X, pd.DataFrame):
+        _check_unique_columns(list(X.columns), "X")
+        non_str = [c for c in X.columns if not isinstance(c, str)]
+        if non_str:
+            X = X.rename(columns={c: str(c) for c in non_str})
+            _check_unique_columns(list(X.columns), "X (column names as text)")
+        return X
+    if hasattr(X, "__array__") or isinstance(X, (list, tuple)):
+        arr = np.asarray(X)
+        if arr.ndim != 2:
+            raise ValueError(f"X must be 2-D (rows x features), got an array of shape {arr.shape}")
+        names = feature_names or [f"x{i}" for i in range(arr.shape[1])]
+        if len(names) != arr.shape[1]:
+            raise ValueError(
+                f"X has {arr.shape[1]} features, but the model was fitted with {len(names)}"
+            )
+        return pd.DataFrame(arr, columns=names)
+    raise TypeError(f"X must be a pandas DataFrame or a 2-D array, got {type(X).__name__}")
+
+
+def as_frame_Y(Y, n_rows: int, X_index: pd.Index | None = None) -> pd.DataFrame:
+    """Y as a DataFrame with one column per task, checked against X's rows."""
+    if isinstance(Y, pd.Series):
+        Y = Y.to_frame(name=str(Y.name) if Y.name is not None else "y")
+    if isinstance(Y, pd.DataFrame):
+        _check_unique_columns(list(Y.columns), "Y")
+        Y = Y.rename(columns={c: str(c) for c in Y.columns if not isinstance(c, str)})
+    elif hasattr(Y, "__array__") or isinstance(Y, (list, tuple)):
+        arr = np.asarray(Y)
+        if arr.ndim == 1:
+            arr = arr.reshape(-1, 1)
+        if arr.ndim != 2:
+            raise ValueError(f"Y must be 1-D or 2-D, got an array of shape {arr.shape}")
+        Y = pd.DataFrame(arr, columns=[f"task{i}" for i in range(arr.shape[1])])
+    else:
+        raise TypeError(f"Y must be a pandas DataFrame or an array, got {type(Y).__name__}")
+    if len(Y) != n_rows:
+        raise ValueError(f"X has {n_rows} rows but Y has {len(Y)}; they must describe the same rows")
+    if X_index is not None and isinstance(Y.index, pd.Index) and not Y.index.equals(X_index):
+        if not (isinstance(Y.index, pd.RangeIndex) and isinstance(X_index, pd.RangeIndex)):
+            raise ValueError(
+                "X and Y have different row indexes; align them (e.g. Y = Y.loc[X.index]) "
+                "or pass arrays"
+            )
+    if Y.shape[1] == 0:
+        raise ValueError("Y has no columns; give one column per task")
+    return Y.reset_index(drop=True)
+
+
+def check_sample_weight(sample_weight, n_rows: int, task_names: list[str]) -> dict[str, np.ndarray] | None:
+    """Per-task weight vectors from ``(n,)``, ``(n, n_tasks)`` or a DataFrame with task columns."""
+    if sample_weight is None:
+        return None
+    n_tasks = len(task_names)
+    if isinstance(sample_weight, pd.DataFrame):
+        missing = [t for t in task_names if t not in sample_weight.columns]
+        if missing:
+            raise ValueError(f"sample_weight DataFrame lacks columns for tasks {missing}")
+        arr = sample_weight[task_names].to_numpy(dtype=float)
+    else:
+        arr = np.asarray(sample_weight, dtype=float)
+    if arr.ndim == 1:
+        if arr.shape[0] != n_rows:
+            raise ValueError(
+                f"sample_weight has {arr.shape[0]} entries but X has {n_rows} rows; "
+                f"expected shape ({n_rows},) or ({n_rows}, {n_tasks})"
+            )
+        arr = np.repeat(arr[:, None], n_tasks, axis=1)
+    elif arr.ndim != 2 or arr.shape != (n_rows, n_tasks):
+        raise ValueError(
+            f"sample_weight has shape {arr.shape}; expected ({n_rows},) or ({n_rows}, {n_tasks}) "
+            f"with columns in task order {task_names}"
+        )
+    if not np.all(np.isfinite(arr)) or (arr < 0).any():
+        raise ValueError("sample_weight must be finite and >= 0")
+    zero = [t for i, t in enumerate(task_names) if arr[:, i].sum() == 0]
+    if zero:
+        raise ValueError(f"sample_weight is zero on every row for tasks {zero}; nothing to learn")
+    return {t: arr[:, i] for i, t in enumerate(task_names)}
+
+
+def check_groups(groups, n_rows: int) -> np.ndarray | None:
+    if groups is None:
+        return None
+    arr = np.asarray(groups)
+    if arr.ndim != 1 or arr.shape[0] != n_rows:
+        raise ValueError(f"groups must have shape ({n_rows},), got {arr.shape}")
+    return arr
+
+
+def check_predict_columns(X: pd.DataFrame, feature_names: list[str]) -> pd.DataFrame:
+    """Check X at predict time has the fitted columns in the fitted order."""
+    cols = list(X.columns)
+    if cols == feature_names:
+        return X
+    missing = [c for c in feature_names if c not in cols]
+    if missing:
+        raise ValueError(f"X is missing columns seen at fit: {missing}")
+    extra = [c for c in cols if c not in feature_names]
+    if extra:
+        raise ValueError(f"X has columns not seen at fit: {extra}")
+    raise ValueError(
+        "X has the fitted columns in a different order; reorder with "
+        "X[model.feature_names_in_]"
+    )
