@@ -2,6 +2,15 @@
 
 from gbmtl._version import __version__
 from gbmtl.booster import MultiTaskBooster
+from gbmtl.persistence import load
+from gbmtl.sklearn_api import MultiTaskClassifier, MultiTaskRegressor
 from gbmtl.tasks import Task
 
-__all__ = ["MultiTaskBooster", "Task", "__version__"]
+__all__ = [
+    "MultiTaskBooster",
+    "MultiTaskClassifier",
+    "MultiTaskRegressor",
+    "Task",
+    "load",
+    "__version__",
+]

@@ -87,5 +87,6 @@ class SharedFeatures:
                 continue
             if not isinstance(s.dtype, pd.CategoricalDtype):
                 s = s.astype("string")  # text columns: match categories by their text
+            s = s.astype(object).where(s.isin(cats))  # unseen categories become missing
             X[c] = pd.Categorical(s, categories=cats)
         return X

@@ -42,7 +42,8 @@ def as_frame_Y(Y, n_rows: int, X_index: pd.Index | None = None) -> pd.DataFrame:
     """Y as a DataFrame with one column per task, checked against X's rows."""
     if isinstance(Y, pd.Series):
         Y = Y.to_frame(name=str(Y.name) if Y.name is not None else "y")
-    if isinstance(Y, pd.DataFrame):
+    from_pandas = isinstance(Y, pd.DataFrame)
+    if from_pandas:
         _check_unique_columns(list(Y.columns), "Y")
         Y = Y.rename(columns={c: str(c) for c in Y.columns if not isinstance(c, str)})
     elif hasattr(Y, "__array__") or isinstance(Y, (list, tuple)):
@@ -56,12 +57,11 @@ def as_frame_Y(Y, n_rows: int, X_index: pd.Index | None = None) -> pd.DataFrame:
         raise TypeError(f"Y must be a pandas DataFrame or an array, got {type(Y).__name__}")
     if len(Y) != n_rows:
         raise ValueError(f"X has {n_rows} rows but Y has {len(Y)}; they must describe the same rows")
-    if X_index is not None and isinstance(Y.index, pd.Index) and not Y.index.equals(X_index):
-        if not (isinstance(Y.index, pd.RangeIndex) and isinstance(X_index, pd.RangeIndex)):
-            raise ValueError(
-                "X and Y have different row indexes; align them (e.g. Y = Y.loc[X.index]) "
-                "or pass arrays"
-            )
+    if from_pandas and X_index is not None and not Y.index.equals(X_index):
+        raise ValueError(
+            "X and Y have different row indexes; align them (e.g. Y = Y.loc[X.index]) "
+            "or pass arrays"
+        )
     if Y.shape[1] == 0:
         raise ValueError("Y has no columns; give one column per task")
     return Y.reset_index(drop=True)

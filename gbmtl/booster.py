@@ -137,9 +137,10 @@ class MultiTaskBooster(BaseEstimator):
             raise ValueError(f"stacking: expected 'oof' or 'none', got {self.stacking!r}")
         if not isinstance(self.n_folds, (int, np.integer)) or self.n_folds < 2:
             raise ValueError(f"n_folds: expected an integer >= 2, got {self.n_folds!r}")
-        if self.cv is not None and not hasattr(self.cv, "split") and not (
-            isinstance(self.cv, (int, np.integer)) and self.cv >= 2
-        ):
+        cv_ok = (self.cv is None
+                 or (isinstance(self.cv, (int, np.integer)) and self.cv >= 2)
+                 or (not isinstance(self.cv, str) and hasattr(self.cv, "split")))
+        if not cv_ok:
             raise ValueError(
                 "cv: expected None, a number of folds >= 2, or a scikit-learn splitter with a "
                 f"split() method; got {self.cv!r}"

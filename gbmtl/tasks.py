@@ -65,6 +65,7 @@ def infer_kind(y: pd.Series) -> str:
     if not (pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)):
         return "multiclass"
     as_float = values.to_numpy(dtype=float)
+    as_float = as_float[np.isfinite(as_float)]
     if np.all(np.mod(as_float, 1) == 0) and n_unique <= MAX_INFERRED_CLASSES:
         return "multiclass"
     return "regression"
