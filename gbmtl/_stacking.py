@@ -36,6 +36,9 @@ logger = logging.getLogger("gbmtl")
 VALIDATION_FRACTION = 0.2
 #: Bootstrap resamples of the validation rows used to judge whether siblings help beyond noise.
 N_BOOTSTRAP = 50
+#: Stage 2 replaces the plain model only when its validation gain exceeds this many bootstrap
+#: standard errors (2: a sibling set that does not help is picked in about 2-3 % of fits).
+SELECTION_Z = 2.0
 SIBLING_PREFIX = "sib__"
 
 
@@ -143,6 +146,7 @@ class StackingEngine:
         self.seed = seed
         self.n_jobs = n_jobs
         self.progress = progress
+        self.cache: dict = {}  # binned tables shared by the models of this fit
 
     # -- helpers ---------------------------------------------------------------------------------
 
@@ -199,15 +203,8 @@ class StackingEngine:
         esr = self.early_stopping_rounds if val_rows is not None else None
         if rounds_override is not None:
             rounds, esr = rounds_override, None
-        data = TrainData(
-            X=X.iloc[train_rows],
-            y=tf.enc.y[train_rows],
-            weight=None if weights is None else weights[train_rows],
-        )
-        if esr and val_rows is not None and len(val_rows):
-            data.X_val = X.iloc[val_rows]
-            data.y_val = tf.enc.y[val_rows]
-            data.weight_val = None if weights is None else weights[val_rows]
+        data = TrainData(X=X, y=tf.enc.y, rows=train_rows, weight=weights,
+                         val_rows=val_rows if esr else None, cache=self.cache)
         return get_backend(task.backend).train(
             data,
             kind=task.kind,
@@ -310,7 +307,8 @@ class StackingEngine:
 
     def _select(self, tf, model, X, X2, cands, by_name, weights) -> None:
         """Keep stage 2 only if, on the task's own validation rows, it beats the plain model
-        by more than one bootstrap standard error; record each sibling's permutation gain."""
+        by more than ``SELECTION_Z`` bootstrap standard errors; record each sibling's
+        permutation gain."""
         task = tf.task
         val = tf.val_rows
         if val is None or len(val) == 0:
@@ -344,7 +342,7 @@ class StackingEngine:
             order = rng.permutation(len(val))
             permuted[cols] = permuted[cols].to_numpy()[order]
             tf.affinity[c] = float(sign * (base - metric(y, model.predict(permuted), wv)))
-        if np.isfinite(gain) and gain > se:
+        if np.isfinite(gain) and gain > SELECTION_Z * se:
             tf.stage2 = model
             tf.siblings = list(cands)
         logger.info("task %s: sibling gain %.5f (se %.5f) -> %s", task.name, gain, se,

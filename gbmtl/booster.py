@@ -96,8 +96,8 @@ class MultiTaskBooster(BaseEstimator):
     Fit runs in stages: (1) a plain model per task, early-stopped on 20 % of its labelled rows;
     (2) with stacking, K fold models per task give out-of-fold predictions, so no row's sibling
     feature was produced by a model that saw that row's label; (3) a stacked model per task on
-    the same rows; it replaces the plain model only when its validation gain exceeds one
-    bootstrap standard error. At predict time the plain models give the sibling features.
+    the same rows; it replaces the plain model only when its validation gain exceeds two
+    bootstrap standard errors. At predict time the plain models give the sibling features.
     """
 
     def __init__(

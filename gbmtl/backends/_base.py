@@ -15,14 +15,24 @@ import pandas as pd
 
 @dataclass
 class TrainData:
-    """Rows one model trains on, with an optional early-stopping validation part."""
+    """Rows one model trains on, with an optional early-stopping validation part.
+
+    ``X``, ``y`` and ``weight`` cover every row of the table; ``rows`` and ``val_rows`` pick the
+    model's rows, so that a backend can bin the table once and take cheap row subsets of it.
+    ``cache`` is a dict shared by all models of one fit, for the backend's binned data.
+    """
 
     X: pd.DataFrame
     y: np.ndarray
+    rows: np.ndarray
     weight: np.ndarray | None = None
-    X_val: pd.DataFrame | None = None
-    y_val: np.ndarray | None = None
-    weight_val: np.ndarray | None = None
+    val_rows: np.ndarray | None = None
+    cache: dict | None = None
+
+    def part(self, which: str) -> tuple[pd.DataFrame, np.ndarray, np.ndarray | None]:
+        rows = self.rows if which == "train" else self.val_rows
+        w = None if self.weight is None else self.weight[rows]
+        return self.X.iloc[rows], self.y[rows], w
 
 
 class FittedModel(Protocol):

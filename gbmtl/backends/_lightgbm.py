@@ -1,7 +1,14 @@
-"""LightGBM backend."""
+"""LightGBM backend.
+
+The feature table is binned once per fit (per distinct set of parameters) and every model takes
+a row subset of it: LightGBM's ``Dataset.subset`` reuses the bin mappers, where building a new
+``Dataset`` per model would find the bin boundaries again each time.
+"""
 
 from __future__ import annotations
 
+import json
+import threading
 from typing import Any
 
 import lightgbm as lgb
@@ -11,6 +18,12 @@ import pandas as pd
 from gbmtl.backends._base import TrainData
 
 _OBJECTIVES = {"binary": "binary", "multiclass": "multiclass", "regression": "regression"}
+# Parameters that change per model but not the binning. The per-model seeds are set one by one:
+# LightGBM's umbrella ``seed`` also sets ``data_random_seed``, a binning parameter, and changing a
+# binning parameter makes LightGBM rebuild the subset from its parent, labels included.
+_SEEDS = ("bagging_seed", "feature_fraction_seed", "extra_seed", "drop_seed", "objective_seed")
+_PER_MODEL = {"num_threads", "objective", "num_class", *_SEEDS}
+_lock = threading.Lock()
 
 
 class LightGBMModel:
@@ -35,6 +48,30 @@ class LightGBMModel:
         return self.booster.model_to_string(num_iteration=self.best_iteration).encode("utf-8")
 
 
+def _binned(data: TrainData, params: dict[str, Any]) -> tuple[lgb.Dataset, dict[str, Any]]:
+    """The whole table binned once with these parameters (cached for the rest of the fit)."""
+    binning = {k: v for k, v in params.items() if k not in _PER_MODEL}
+    key = ("lightgbm", id(data.X), json.dumps(binning, sort_keys=True, default=str))
+    with _lock:
+        cache = data.cache if data.cache is not None else {}
+        if key not in cache:
+            full = lgb.Dataset(data.X, np.zeros(len(data.X)), params=binning,
+                               free_raw_data=False)
+            cache[key] = full.construct()
+        return cache[key], binning
+
+
+def _subset(full: lgb.Dataset, rows: np.ndarray, y: np.ndarray, w: np.ndarray | None,
+            params: dict[str, Any]) -> lgb.Dataset:
+    with _lock:  # subsets read the parent's handle; keep their construction serial
+        part = full.subset(np.sort(rows), params=params).construct()
+    order = np.argsort(rows, kind="stable")
+    part.set_label(y[rows][order])
+    if w is not None:
+        part.set_weight(w[rows][order])
+    return part
+
+
 class LightGBMBackend:
     name = "lightgbm"
     file_suffix = ".txt"
@@ -51,24 +88,24 @@ class LightGBMBackend:
         seed: int,
         n_threads: int,
     ) -> LightGBMModel:
-        full = {
+        full_params = {
             "objective": _OBJECTIVES[kind],
             "verbosity": -1,
             "deterministic": True,
-            "seed": seed,
+            "data_random_seed": 1,
+            **{name: seed + i for i, name in enumerate(_SEEDS)},
             "num_threads": n_threads,
             **params,
         }
         if kind == "multiclass":
-            full["num_class"] = n_classes
-        train_set = lgb.Dataset(data.X, data.y, weight=data.weight, free_raw_data=True)
+            full_params["num_class"] = n_classes
+        binned, dataset_params = _binned(data, full_params)
+        train_set = _subset(binned, data.rows, data.y, data.weight, dataset_params)
         valid_sets, callbacks = [], []
-        if data.X_val is not None and early_stopping_rounds:
-            valid_sets = [
-                lgb.Dataset(data.X_val, data.y_val, weight=data.weight_val, reference=train_set)
-            ]
+        if data.val_rows is not None and early_stopping_rounds:
+            valid_sets = [_subset(binned, data.val_rows, data.y, data.weight, dataset_params)]
             callbacks = [lgb.early_stopping(early_stopping_rounds, verbose=False)]
-        booster = lgb.train(full, train_set, num_boost_round, valid_sets=valid_sets,
+        booster = lgb.train(full_params, train_set, num_boost_round, valid_sets=valid_sets,
                             callbacks=callbacks)
         best = booster.best_iteration if booster.best_iteration > 0 else booster.current_iteration()
         return LightGBMModel(booster, best)

@@ -72,10 +72,10 @@ class XGBoostBackend:
         }
         if kind == "multiclass":
             full["num_class"] = n_classes
-        dtrain = _dmatrix(data.X, data.y, data.weight, n_threads)
+        dtrain = _dmatrix(*data.part("train"), n_threads)
         evals, esr = (), None
-        if data.X_val is not None and early_stopping_rounds:
-            evals = [(_dmatrix(data.X_val, data.y_val, data.weight_val, n_threads), "valid")]
+        if data.val_rows is not None and early_stopping_rounds:
+            evals = [(_dmatrix(*data.part("val"), n_threads), "valid")]
             esr = early_stopping_rounds
         booster = xgb.train(full, dtrain, num_boost_round, evals=evals,
                             early_stopping_rounds=esr, verbose_eval=False)
