@@ -22,6 +22,7 @@ from gbmtl._validation import (
     check_predict_columns,
     check_sample_weight,
 )
+from gbmtl.calibration import Calibrator, fit_calibrator, resolve_calibration
 from gbmtl.metrics import get_metric, task_score
 from gbmtl.tasks import Task, resolve_tasks
 
@@ -70,6 +71,11 @@ class MultiTaskBooster(BaseEstimator):
         Results do not depend on it.
     verbose : int, default 0
         1 shows a progress bar, 2 also logs sibling-selection decisions.
+    calibration : None, "sigmoid", "isotonic", or dict task -> method
+        Calibrate the probabilities of binary tasks (all of them for a method name). The
+        calibrator is fit on predictions for rows the final model never trained on: the
+        out-of-fold predictions when the task keeps its plain model, else its early-stopping
+        validation rows. Needs ``early_stopping_rounds`` or ``stacking="oof"``.
 
     Attributes
     ----------
@@ -83,6 +89,8 @@ class MultiTaskBooster(BaseEstimator):
         Rows are tasks, columns siblings: the drop in the task's validation metric (in the
         metric's own units, positive = the sibling helps) when that sibling's predictions are
         permuted. Measured on training data only.
+    calibrators_ : dict task -> Calibrator
+        Fitted calibrators of the calibrated tasks (see ``calibration``).
     stacking_report_ : DataFrame
         Per task: the siblings used, the validation gain of stacking over the plain model, its
         bootstrap standard error, and the number of boosting rounds kept.
@@ -96,7 +104,7 @@ class MultiTaskBooster(BaseEstimator):
     Fit runs in stages: (1) a plain model per task, early-stopped on 20 % of its labelled rows;
     (2) with stacking, K fold models per task give out-of-fold predictions, so no row's sibling
     feature was produced by a model that saw that row's label; (3) a stacked model per task on
-    the same rows; it replaces the plain model only when its validation gain exceeds two
+    the same rows; it replaces the plain model only when its validation gain exceeds 1.5
     bootstrap standard errors. At predict time the plain models give the sibling features.
     """
 
@@ -114,6 +122,7 @@ class MultiTaskBooster(BaseEstimator):
         random_state=None,
         n_jobs: int | None = None,
         verbose: int = 0,
+        calibration=None,
     ):
         self.tasks = tasks
         self.backend = backend
@@ -127,6 +136,7 @@ class MultiTaskBooster(BaseEstimator):
         self.random_state = random_state
         self.n_jobs = n_jobs
         self.verbose = verbose
+        self.calibration = calibration
 
     # -- validation --------------------------------------------------------------------------------
 
@@ -203,6 +213,7 @@ class MultiTaskBooster(BaseEstimator):
         tasks = resolve_tasks(self.tasks, Y, self.backend)
         names = [t.name for t in tasks]
         siblings = self._check_siblings(names)
+        calibration = resolve_calibration(self.calibration, tasks)
         weights = check_sample_weight(sample_weight, len(X), names)
         groups = check_groups(groups, len(X))
 
@@ -249,13 +260,40 @@ class MultiTaskBooster(BaseEstimator):
             engine.progress = progress
             if self.verbose > 1:
                 logging.getLogger("gbmtl").setLevel(logging.INFO)
+        self._train_features_ = F if calibration else None
         try:
             fits = engine.fit(F, tasks, encoded, weights, groups)
         finally:
             if progress is not None:
                 progress.close()
         self._set_fitted(fits, tasks, X.index)
+        self.calibrators_ = {
+            name: self._fit_calibrator(self._fit_of(name), method, weights)
+            for name, method in calibration.items()
+        }
+        del self._train_features_
         return self
+
+    def _fit_calibrator(self, tf: TaskFit, method: str, weights) -> Calibrator:
+        """Calibrate on held-out predictions: OOF for a plain model, else validation rows."""
+        w = None if weights is None else weights[tf.task.name]
+        if not tf.siblings and tf.oof is not None:
+            rows = tf.enc.labelled[~np.isnan(tf.oof[tf.enc.labelled, 0])]
+            p, source = tf.oof[rows, 0], "out-of-fold predictions"
+        elif tf.val_rows is not None and len(tf.val_rows):
+            rows = tf.val_rows
+            # The sibling features of these rows as stage 2 saw them in training: out-of-fold.
+            F = self._train_features_.iloc[rows].reset_index(drop=True)
+            blocks = [as_feature_block(self._fit_of(s).oof[rows], self._sibling_cols(s))
+                      for s in tf.siblings]
+            p = tf.final.predict(pd.concat([F] + blocks, axis=1))
+            source = "early-stopping validation rows"
+        else:
+            raise ValueError(
+                f"calibration of task {tf.task.name!r} needs held-out predictions: use "
+                "early_stopping_rounds (a validation part) or stacking='oof'"
+            )
+        return fit_calibrator(method, p, tf.enc.y[rows], None if w is None else w[rows], source)
 
     def _set_fitted(self, fits: list[TaskFit], tasks: list[Task], index: pd.Index) -> None:
         self.tasks_ = tasks
@@ -323,8 +361,14 @@ class MultiTaskBooster(BaseEstimator):
         X = check_predict_columns(X, list(self.feature_names_in_))
         return self.shared_.transform(X).reset_index(drop=True), X.index
 
+    def _sibling_block(self, F: pd.DataFrame, name: str) -> pd.DataFrame:
+        """Stage-1 predictions of task ``name`` as sibling-feature columns."""
+        return as_feature_block(self._fit_of(name).stage1.predict(F), self._sibling_cols(name))
+
     def _raw_predictions(self, F: pd.DataFrame) -> dict[str, np.ndarray]:
-        """Stage-1 predictions of every task needed as a sibling, then each task's final one."""
+        """Stage-1 predictions of every task needed as a sibling, then each task's final one.
+
+        Calibrated tasks come out calibrated."""
         needed = {s for tf in self._fits for s in tf.siblings}
         stage1 = {tf.task.name: tf.stage1.predict(F) for tf in self._fits}
         out = {}
@@ -337,6 +381,9 @@ class MultiTaskBooster(BaseEstimator):
                 out[tf.task.name] = tf.stage2.predict(X2)
             else:
                 out[tf.task.name] = stage1[tf.task.name]
+            calibrator = getattr(self, "calibrators_", {}).get(tf.task.name)
+            if calibrator is not None:
+                out[tf.task.name] = calibrator(out[tf.task.name])
         return out
 
     def predict(self, X) -> pd.DataFrame:
@@ -423,6 +470,21 @@ class MultiTaskBooster(BaseEstimator):
         if not ok.any():
             raise ValueError("score: no task has labelled rows (and positive weight) in Y")
         return float((scores[ok] * weights[ok]).sum() / weights[ok].sum())
+
+    # -- explanations ------------------------------------------------------------------------------
+
+    def explain(self, X, task: str, class_index: int | None = None) -> pd.DataFrame:
+        """Per-row feature contributions (native SHAP) of ``task``; see :func:`gbmtl.explain.explain`."""
+        from gbmtl.explain import explain
+
+        return explain(self, X, task, class_index)
+
+    def reason_codes(self, X, task: str, k: int = 4, include_siblings: bool = False,
+                     class_index: int | None = None) -> pd.DataFrame:
+        """Top-``k`` features pushing each row's score up; see :func:`gbmtl.explain.reason_codes`."""
+        from gbmtl.explain import reason_codes
+
+        return reason_codes(self, X, task, k, include_siblings, class_index)
 
     # -- persistence -------------------------------------------------------------------------------
 

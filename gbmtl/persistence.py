@@ -22,6 +22,7 @@ from gbmtl._labels import EncodedTask
 from gbmtl._stacking import TaskFit
 from gbmtl._version import __version__
 from gbmtl.backends import get_backend
+from gbmtl.calibration import Calibrator
 from gbmtl.tasks import Task
 
 __all__ = ["save_model", "load", "FORMAT_VERSION", "ArtifactError"]
@@ -30,7 +31,7 @@ FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 _PERSISTED_PARAMS = (
     "backend", "params", "stacking", "siblings", "n_folds", "early_stopping_rounds",
-    "random_state", "n_jobs", "verbose",
+    "random_state", "n_jobs", "verbose", "calibration",
 )
 
 
@@ -107,6 +108,7 @@ def save_model(model, path) -> None:
                          "categories": _to_json(model.shared_.categories_)},
             "tasks": tasks,
             "feature_importances": json.loads(model.feature_importances_.to_json(orient="split")),
+            "calibrators": {k: c.to_dict() for k, c in model.calibrators_.items()},
         }
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, allow_nan=True))
         if path.exists():
@@ -189,6 +191,8 @@ def load(path):
     except (KeyError, TypeError) as exc:
         raise ArtifactError(f"{manifest_path} is incomplete or malformed: missing {exc}") from None
     model._set_fitted(fits, tasks, pd.RangeIndex(0))
+    model.calibrators_ = {k: Calibrator.from_dict(v)
+                          for k, v in manifest.get("calibrators", {}).items()}
     imp = manifest["feature_importances"]
     model.feature_importances_ = pd.DataFrame(imp["data"], index=imp["index"],
                                               columns=imp["columns"])
