@@ -1,0 +1,237 @@
+"""Search spaces: the namespaced parameter names the tuner samples, and how they reach an estimator.
+
+A search space maps parameter names to Optuna distributions (or fixed values). Names follow one
+convention:
+
+- ``"<task>/<param>"``: a backend parameter of one task (``"income/num_leaves"``), written into
+  that task's ``Task.params``;
+- ``"*/<param>"``: the same parameter sampled separately for every task (expanded to
+  ``"<task>/<param>"`` once the tasks are known);
+- ``"<task>/use_siblings"``: a boolean; ``False`` gives the task no siblings (its stage-2 model
+  sees shared features only), ``True`` keeps the estimator's sibling candidates for it;
+- a name without ``/`` that is a constructor parameter of the estimator (``"stacking"``,
+  ``"n_folds"``, ``"early_stopping_rounds"``) sets that parameter;
+- any other name without ``/`` is a backend parameter shared by all tasks, merged into the
+  estimator's ``params`` (task parameters still override it).
+
+Instead of a dict, a search space may be a callable ``(trial, tasks) -> dict`` that suggests values
+itself and returns a dict of the same names (with values, not distributions).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+from typing import Any
+
+from optuna.distributions import (
+    BaseDistribution,
+    CategoricalDistribution,
+    FloatDistribution,
+    IntDistribution,
+)
+
+from gbmtl.tasks import Task
+
+__all__ = ["default_search_space", "expand_search_space", "suggest", "build_estimator"]
+
+USE_SIBLINGS = "use_siblings"
+WILDCARD = "*"
+#: Estimator parameters the tuner builds itself from namespaced names; never set directly.
+_BUILT = ("tasks", "params", "siblings")
+
+
+def default_search_space(backend: str = "lightgbm", n_tasks: int = 2) -> dict[str, Any]:
+    """The search space the tuner uses when given none.
+
+    Why: a small, robust space (learning rate, tree size, leaf size, column sampling, L2) per
+    task, plus stacking on/off and per-task sibling use when there is more than one task.
+
+    Parameters
+    ----------
+    backend : {"lightgbm", "xgboost"}
+        The backend whose parameter names the space uses.
+    n_tasks : int, default 2
+        With one task, the stacking and sibling switches are left out (they would do nothing).
+
+    Returns
+    -------
+    dict
+        Names (with ``*/`` wildcards) mapped to Optuna distributions.
+
+    Examples
+    --------
+    >>> space = default_search_space("lightgbm")
+    >>> sorted(space)[:2]
+    ['*/feature_fraction', '*/lambda_l2']
+    """
+    if backend == "lightgbm":
+        space: dict[str, Any] = {
+            "*/learning_rate": FloatDistribution(0.01, 0.3, log=True),
+            "*/num_leaves": IntDistribution(7, 127, log=True),
+            "*/min_child_samples": IntDistribution(5, 200, log=True),
+            "*/feature_fraction": FloatDistribution(0.5, 1.0),
+            "*/lambda_l2": FloatDistribution(1e-3, 10.0, log=True),
+        }
+    elif backend == "xgboost":
+        space = {
+            "*/eta": FloatDistribution(0.01, 0.3, log=True),
+            "*/max_depth": IntDistribution(2, 10),
+            "*/min_child_weight": FloatDistribution(0.5, 50.0, log=True),
+            "*/colsample_bytree": FloatDistribution(0.5, 1.0),
+            "*/lambda": FloatDistribution(1e-3, 10.0, log=True),
+        }
+    else:
+        raise ValueError(
+            f"default_search_space: unknown backend {backend!r}; expected 'lightgbm' or 'xgboost'"
+        )
+    if n_tasks > 1:
+        space["stacking"] = CategoricalDistribution(["oof", "none"])
+        space[f"*/{USE_SIBLINGS}"] = CategoricalDistribution([True, False])
+    return space
+
+
+def split_name(name: str) -> tuple[str | None, str]:
+    """``"task/param"`` -> ``("task", "param")``; ``"param"`` -> ``(None, "param")``."""
+    if "/" not in name:
+        return None, name
+    task, param = name.rsplit("/", 1)
+    return task, param
+
+
+def check_names(names, task_names: list[str], where: str = "search_space") -> None:
+    """Raise a ValueError naming every key whose namespace is not a task (or ``*``)."""
+    known = set(task_names)
+    bad = []
+    for name in names:
+        if not isinstance(name, str):
+            raise TypeError(f"{where}: keys must be strings, got {name!r}")
+        task, param = split_name(name)
+        if not param or (task is not None and task != WILDCARD and task not in known):
+            bad.append(name)
+    if bad:
+        raise ValueError(
+            f"{where}: {bad} name unknown tasks; use '<task>/<param>' with a task among "
+            f"{task_names}, '*/<param>' for every task, or '<param>' for a shared parameter"
+        )
+
+
+def expand_search_space(space: Mapping[str, Any], tasks: list[Task]) -> dict[str, Any]:
+    """Replace ``*/param`` entries by one ``task/param`` entry per task (explicit ones win).
+
+    Why: the wildcard form keeps the default space independent of the task names.
+    """
+    names = [t.name for t in tasks]
+    check_names(space, names)
+    out: dict[str, Any] = {}
+    for name, dist in space.items():
+        task, param = split_name(name)
+        if task == WILDCARD:
+            if param == USE_SIBLINGS and len(tasks) < 2:
+                continue
+            for t in names:
+                out.setdefault(f"{t}/{param}", dist)
+        else:
+            out[name] = dist
+    # An explicit "task/param" given after a wildcard still overrides the wildcard entry.
+    out.update({k: v for k, v in space.items() if split_name(k)[0] not in (WILDCARD,)})
+    return out
+
+
+def _suggest_one(trial, name: str, dist: Any) -> Any:
+    if isinstance(dist, FloatDistribution):
+        return trial.suggest_float(name, dist.low, dist.high, log=dist.log, step=dist.step)
+    if isinstance(dist, IntDistribution):
+        return trial.suggest_int(name, dist.low, dist.high, log=dist.log, step=dist.step)
+    if isinstance(dist, CategoricalDistribution):
+        return trial.suggest_categorical(name, list(dist.choices))
+    if isinstance(dist, BaseDistribution):
+        raise TypeError(f"search_space[{name!r}]: unsupported distribution {dist!r}")
+    return dist  # a fixed value
+
+
+def suggest(
+    trial, space: Mapping[str, Any] | Callable[..., Mapping[str, Any]], tasks: list[Task]
+) -> dict[str, Any]:
+    """Sample one set of namespaced parameters for ``trial``.
+
+    Parameters
+    ----------
+    trial : optuna.trial.Trial
+        The trial that records the suggestions.
+    space : dict or callable
+        An expanded dict of distributions (see :func:`expand_search_space`), or a callable
+        ``(trial, tasks) -> dict`` returning the values itself.
+    tasks : list of Task
+        The resolved tasks (passed to a callable space).
+
+    Returns
+    -------
+    dict
+        Namespaced names mapped to values, ready for :func:`build_estimator`.
+    """
+    if callable(space):
+        values = space(trial, tasks)
+        if not isinstance(values, Mapping):
+            raise TypeError(
+                f"search_space callable must return a dict of parameters, got {type(values).__name__}"
+            )
+        values = dict(values)
+        check_names(values, [t.name for t in tasks], where="search_space callable")
+        return values
+    return {name: _suggest_one(trial, name, dist) for name, dist in space.items()}
+
+
+def build_estimator(estimator, tasks: list[Task], params: Mapping[str, Any]):
+    """A clone of ``estimator`` with namespaced ``params`` applied (see the module docstring).
+
+    Parameters
+    ----------
+    estimator : MultiTaskBooster
+        The template; it is not modified.
+    tasks : list of Task
+        The resolved tasks (kinds known) the parameters refer to.
+    params : dict
+        Namespaced names mapped to values (no wildcards).
+
+    Returns
+    -------
+    MultiTaskBooster
+        An unfitted estimator.
+    """
+    from sklearn.base import clone
+
+    est = clone(estimator)
+    own = est.get_params(deep=False)
+    names = [t.name for t in tasks]
+    check_names(params, names, where="params")
+    task_params: dict[str, dict[str, Any]] = {n: {} for n in names}
+    use_siblings: dict[str, bool] = {}
+    shared: dict[str, Any] = {}
+    updates: dict[str, Any] = {}
+    for name, value in params.items():
+        task, param = split_name(name)
+        if task == WILDCARD:
+            raise ValueError(f"params: {name!r} is a wildcard; expand the search space first")
+        if task is not None:
+            if param == USE_SIBLINGS:
+                use_siblings[task] = bool(value)
+            else:
+                task_params[task][param] = value
+        elif param in own and param not in _BUILT:
+            updates[param] = value
+        else:
+            shared[param] = value
+    new_tasks = [
+        replace(t, params={**(t.params or {}), **task_params[t.name]} or None) for t in tasks
+    ]
+    updates["tasks"] = new_tasks
+    if shared:
+        updates["params"] = {**(own.get("params") or {}), **shared}
+    if use_siblings:
+        given = own.get("siblings") or {}
+        updates["siblings"] = {
+            n: (list(given.get(n, [m for m in names if m != n])) if use_siblings.get(n, True) else [])
+            for n in names
+        }
+    return est.set_params(**updates)
