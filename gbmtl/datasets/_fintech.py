@@ -46,9 +46,10 @@ def make_fintech(n_samples: int = 20_000, random_state=None) -> tuple[pd.DataFra
 
         - ``fraud`` (binary, about 4 % of investigated rows): known only for the ~50 % of
           transactions that were investigated, chosen more often when they look suspicious;
-        - ``default`` (binary, about 15 %): known only for matured loans (~45 % of rows);
+        - ``default`` (binary, about 15 % positive): known only for matured loans (~15 % of rows: a young loan
+          book, where default labels are scarce);
         - ``late_payment`` (binary): 30+ days late within a year; known for loans at least a year
-          old (~85 %), a cheap and plentiful sibling of ``default``;
+          old (~80 %), a cheap and plentiful sibling of ``default``;
         - ``loss_amount`` (regression): money lost, known only for defaulted loans;
         - ``risk_grade`` (multiclass ``"A"`` .. ``"E"``): the internal grade, known for all rows.
 
@@ -151,7 +152,7 @@ def make_fintech(n_samples: int = 20_000, random_state=None) -> tuple[pd.DataFra
 
     # Which labels are known.
     investigated = rng.random(n) < np.clip(0.35 + 0.4 * _sigmoid(z_fraud - 3.0), 0, 1)
-    matured = rng.random(n) < 0.45
+    matured = rng.random(n) < 0.15
     seasoned = matured | (rng.random(n) < 0.75)
     Y = pd.DataFrame({
         "fraud": np.where(investigated, fraud.astype(float), np.nan),
