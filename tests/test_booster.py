@@ -202,3 +202,33 @@ def test_numpy_inputs():
     m = MultiTaskBooster(params=FAST, random_state=0, n_folds=3).fit(X, Y)
     assert list(m.predict(X).columns) == ["task0", "task1"]
     assert list(m.feature_names_in_) == ["x0", "x1", "x2"]
+
+
+def test_shared_features_fit_once_on_X_and_shared(data):
+    from sklearn.compose import ColumnTransformer
+    from sklearn.decomposition import PCA
+
+    X, Y, Xt, Yt = data
+    numeric = [c for c in X.columns if c != "segment"]
+    pipe = ColumnTransformer([("pca", PCA(n_components=4, random_state=0), numeric)],
+                             remainder="passthrough", verbose_feature_names_out=False)
+    m = MultiTaskBooster(params=FAST, shared_features=pipe, random_state=0, n_folds=3).fit(X, Y)
+    assert m.shared_.fitted_transformer_ is not pipe  # a clone was fit, the parameter kept as given
+    assert {"pca0", "pca1", "segment"} <= set(m.feature_importances_.index)
+    assert m.evaluate(Xt, Yt).loc["a", "value"] > 0.7
+
+
+def test_in_a_scikit_learn_pipeline():
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from gbmtl import MultiTaskRegressor
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(500, 4))
+    y = np.column_stack([X[:, 0] * 2, X[:, 1] - X[:, 2]])
+    y[rng.random(500) < 0.3, 1] = np.nan
+    pipe = make_pipeline(StandardScaler(), MultiTaskRegressor(params=FAST, random_state=0))
+    pipe.fit(X, y)
+    assert pipe.predict(X).shape == (500, 2)
+    assert pipe.score(X[:50], np.nan_to_num(y[:50])) > 0.5
