@@ -24,6 +24,7 @@ from sklearn.model_selection import (
     StratifiedShuffleSplit,
 )
 
+from gbmtl._bootstrap import bootstrap_gain_se
 from gbmtl._labels import EncodedTask
 from gbmtl.backends import FittedModel, TrainData, get_backend
 from gbmtl.backends._base import pop_rounds
@@ -326,16 +327,9 @@ class StackingEngine:
         sign = 1.0 if metric.greater_is_better else -1.0
         gain = sign * (metric(y, p_stack, wv) - metric(y, p_plain, wv))
         rng = np.random.default_rng(self.seed)
-        boots = []
-        for _ in range(N_BOOTSTRAP):
-            b = rng.integers(0, len(val), len(val))
-            wb = None if wv is None else wv[b]
-            try:
-                boots.append(sign * (metric(y[b], p_stack[b], wb) - metric(y[b], p_plain[b], wb)))
-            except ValueError:
-                continue
-        boots = np.asarray([v for v in boots if np.isfinite(v)])
-        se = float(boots.std(ddof=1)) if boots.size > 2 else float("inf")
+        # A stacked model that does not even beat the plain one needs no error bar.
+        se = (bootstrap_gain_se(metric, y, p_stack, p_plain, wv, N_BOOTSTRAP, rng)
+              if gain > 0 else float("nan"))
         tf.sibling_gain, tf.sibling_gain_se = float(gain), se
         base = metric(y, p_stack, wv)
         for c in cands:

@@ -93,7 +93,8 @@ class MultiTaskBooster(BaseEstimator):
         Fitted calibrators of the calibrated tasks (see ``calibration``).
     stacking_report_ : DataFrame
         Per task: the siblings used, the validation gain of stacking over the plain model, its
-        bootstrap standard error, and the number of boosting rounds kept.
+        bootstrap standard error (NaN where stacking did not beat the plain model at all), and
+        the number of boosting rounds kept.
     feature_importances_ : DataFrame
         Total gain per feature (rows, sibling features included) and task (columns).
     feature_names_in_ : ndarray of str
