@@ -38,33 +38,11 @@ logger = logging.getLogger("tuning_bench")
 
 def load_data(seed: int) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame, str]:
     """Train and test parts of Census-Income with the two tasks, and the protocol's name."""
-    try:
-        from gbmtl.datasets import load_census_income
-    except ImportError:
-        return _load_census_fallback(seed)
+    from gbmtl.datasets import load_census_income
+
     X_tr, Y_tr = load_census_income(subset="train", random_state=seed)
     X_te, Y_te = load_census_income(subset="test", random_state=seed)
     return X_tr, Y_tr[TASKS], X_te, Y_te[TASKS], str(X_tr.attrs.get("protocol", "loader"))
-
-
-def _load_census_fallback(seed: int):
-    home = Path(os.environ.get("GBMTL_DATA_HOME", HERE.parent.parent / "shared" / "data"))
-    path = home / "census_income_kdd" / "census-income.test.csv.gz"
-    raw = pd.read_csv(path, skipinitialspace=True, na_values=["?"], keep_default_na=False)
-    Y = pd.DataFrame({
-        "income_50k": (raw["income"].str.strip() == "50000+.").astype(int),
-        "never_married": (raw["marital_stat"].str.strip() == "Never married").astype(int),
-    })
-    drop = ["income", "marital_stat", "education", "instance_weight",
-            "detailed_household_and_family_stat", "detailed_household_summary_in_household",
-            "tax_filer_stat"]
-    X = raw.drop(columns=drop)
-    for col in X.columns:
-        if not pd.api.types.is_numeric_dtype(X[col]):
-            X[col] = X[col].astype("category")
-    test = np.random.default_rng(seed).random(len(X)) < 0.5
-    protocol = f"test-file-seeded-split(seed={seed}, test_size=0.5)"
-    return X[~test], Y[~test], X[test], Y[test], protocol
 
 
 def booster(n_estimators: int, n_folds: int, n_jobs: int | None, seed: int):

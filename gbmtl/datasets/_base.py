@@ -198,8 +198,8 @@ def get_data_home(data_home: DataHome = None) -> Path:
     Examples
     --------
     >>> from gbmtl.datasets import get_data_home
-    >>> get_data_home("/tmp/gbmtl_data").as_posix()
-    '/tmp/gbmtl_data'
+    >>> get_data_home("~/gbmtl_data").name
+    'gbmtl_data'
     """
     if data_home is None:
         data_home = os.environ.get(DATA_HOME_ENV) or None

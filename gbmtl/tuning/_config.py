@@ -24,7 +24,7 @@ A config, with every section but ``[data]`` optional::
     seed = 0
     pruner = "median"               # "none", "median", "hyperband", "successive_halving"
     sampler = "tpe"                 # "tpe", "random", "nsga2"
-    storage = "journal:///tmp/tune.log"   # the command line overrides storage and study
+    storage = "sweep.log"   # the command line overrides storage and study
     study = "loans"
     heartbeat_interval = 60         # database storages: detect killed workers
     grace_period = 120

@@ -52,7 +52,7 @@ def _journal_path(text: str) -> str:
     if text.startswith(_JOURNAL_PREFIX):
         text = text[len(_JOURNAL_PREFIX) :]
     if not text:
-        raise ValueError("storage: a journal storage needs a file path, e.g. journal:///tmp/t.log")
+        raise ValueError("storage: a journal storage needs a file path, e.g. journal://sweeps/census.log")
     return text
 
 
