@@ -252,6 +252,7 @@ class StackingEngine:
         for tf, model in zip(fits, models, strict=True):
             tf.stage1 = model
         if self.stacking == "none" or len(fits) < 2:
+            self.cache.clear()
             return fits
 
         # Out-of-fold predictions, with the plain model's number of rounds (no early stopping on
@@ -297,6 +298,7 @@ class StackingEngine:
             for i, tf in enumerate(fits) if tf.task.name in stage2_inputs
         ]
         stage2_models = self._run(jobs)
+        self.cache.clear()  # free the binned tables here, not in whichever thread collects them
         with_stage2 = [tf for tf in fits if tf.task.name in stage2_inputs]
         for tf, model in zip(with_stage2, stage2_models, strict=True):
             self._select(tf, model, X, stage2_inputs[tf.task.name], candidates[tf.task.name],

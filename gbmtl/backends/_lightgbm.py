@@ -55,20 +55,23 @@ def _binned(data: TrainData, params: dict[str, Any]) -> tuple[lgb.Dataset, dict[
     with _lock:
         cache = data.cache if data.cache is not None else {}
         if key not in cache:
+            # Subsets need only the binned parent, not the raw table (which each subset would
+            # otherwise copy).
             full = lgb.Dataset(data.X, np.zeros(len(data.X)), params=binning,
-                               free_raw_data=False)
+                               free_raw_data=True)
             cache[key] = full.construct()
         return cache[key], binning
 
 
 def _subset(full: lgb.Dataset, rows: np.ndarray, y: np.ndarray, w: np.ndarray | None,
             params: dict[str, Any]) -> lgb.Dataset:
-    with _lock:  # subsets read the parent's handle; keep their construction serial
-        part = full.subset(np.sort(rows), params=params).construct()
+    # Dataset handles are built one at a time; only training itself runs in parallel.
     order = np.argsort(rows, kind="stable")
-    part.set_label(y[rows][order])
-    if w is not None:
-        part.set_weight(w[rows][order])
+    with _lock:
+        part = full.subset(np.sort(rows), params=params).construct()
+        part.set_label(y[rows][order])
+        if w is not None:
+            part.set_weight(w[rows][order])
     return part
 
 
