@@ -261,7 +261,6 @@ class MultiTaskBooster(BaseEstimator):
             engine.progress = progress
             if self.verbose > 1:
                 logging.getLogger("gbmtl").setLevel(logging.INFO)
-        self._train_features_ = F if calibration else None
         try:
             fits = engine.fit(F, tasks, encoded, weights, groups)
         finally:
@@ -269,13 +268,12 @@ class MultiTaskBooster(BaseEstimator):
                 progress.close()
         self._set_fitted(fits, tasks, X.index)
         self.calibrators_ = {
-            name: self._fit_calibrator(self._fit_of(name), method, weights)
+            name: self._fit_calibrator(self._fit_of(name), method, weights, F)
             for name, method in calibration.items()
         }
-        del self._train_features_
         return self
 
-    def _fit_calibrator(self, tf: TaskFit, method: str, weights) -> Calibrator:
+    def _fit_calibrator(self, tf: TaskFit, method: str, weights, F: pd.DataFrame) -> Calibrator:
         """Calibrate on held-out predictions: OOF for a plain model, else validation rows."""
         w = None if weights is None else weights[tf.task.name]
         if not tf.siblings and tf.oof is not None:
@@ -284,7 +282,7 @@ class MultiTaskBooster(BaseEstimator):
         elif tf.val_rows is not None and len(tf.val_rows):
             rows = tf.val_rows
             # The sibling features of these rows as stage 2 saw them in training: out-of-fold.
-            F = self._train_features_.iloc[rows].reset_index(drop=True)
+            F = F.iloc[rows].reset_index(drop=True)
             blocks = [as_feature_block(self._fit_of(s).oof[rows], self._sibling_cols(s))
                       for s in tf.siblings]
             p = tf.final.predict(pd.concat([F] + blocks, axis=1))
