@@ -5,7 +5,6 @@ from gbmtl.booster import MultiTaskBooster
 from gbmtl.persistence import load
 from gbmtl.sklearn_api import MultiTaskClassifier, MultiTaskRegressor
 from gbmtl.tasks import Task
-from gbmtl.tuning import MultiTaskTuner
 
 __all__ = [
     "MultiTaskBooster",
@@ -16,3 +15,13 @@ __all__ = [
     "load",
     "__version__",
 ]
+
+
+def __getattr__(name: str):
+    # The tuner imports Optuna, which is slow to import and prints notices in notebooks: load it
+    # only when it is asked for.
+    if name == "MultiTaskTuner":
+        from gbmtl.tuning import MultiTaskTuner
+
+        return MultiTaskTuner
+    raise AttributeError(f"module 'gbmtl' has no attribute {name!r}")

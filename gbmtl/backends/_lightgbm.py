@@ -102,6 +102,10 @@ class LightGBMBackend:
         }
         if kind == "multiclass":
             full_params["num_class"] = n_classes
+        if not {"force_row_wise", "force_col_wise"} & set(params):
+            # LightGBM otherwise picks row- or column-wise histograms by timing a test run, which
+            # under load can differ from run to run and change the model in the last digits.
+            full_params["force_row_wise"] = True
         binned, dataset_params = _binned(data, full_params)
         train_set = _subset(binned, data.rows, data.y, data.weight, dataset_params)
         valid_sets, callbacks = [], []
