@@ -42,6 +42,10 @@ N_BOOTSTRAP = 50
 #: normal tail) while still catching the large gains of label-scarce tasks on small validation
 #: parts; 2.0 missed many of those in our tests.
 SELECTION_Z = 1.5
+#: Tasks with at most this many labelled rows decide on stacking from out-of-fold predictions of
+#: all their labelled rows (K more stage-2 fits, cheap at this size) instead of the 20 % validation
+#: part alone, which for a label-scarce task is too small to show a real gain beyond noise.
+CV_SELECTION_MAX_ROWS = 20_000
 SIBLING_PREFIX = "sib__"
 
 
@@ -56,10 +60,12 @@ class TaskFit:
     siblings: list[str] = field(default_factory=list)  # siblings stage 2 uses; empty = plain
     sibling_gain: float = 0.0
     sibling_gain_se: float = float("nan")
+    selection_basis: str = ""  # "out-of-fold" or "validation": what the decision rested on
     affinity: dict[str, float] = field(default_factory=dict)
     oof: np.ndarray | None = None  # (n,) or (n, k)
     fit_rows: np.ndarray | None = None
     val_rows: np.ndarray | None = None
+    folds: list = field(default_factory=list)  # (train rows, test rows) of the OOF predictions
 
     @property
     def final(self) -> FittedModel:
@@ -259,9 +265,9 @@ class StackingEngine:
         # the rows being predicted). Rows a task never labels get its stage-1 prediction.
         jobs, where = [], []
         for i, tf in enumerate(fits):
-            for k, (tr, te) in enumerate(
-                fold_splits(tf.enc, tf.task.kind, self.n_folds, self.cv, groups, _seed(self.seed, i, 99))
-            ):
+            tf.folds = fold_splits(tf.enc, tf.task.kind, self.n_folds, self.cv, groups,
+                                   _seed(self.seed, i, 99))
+            for k, (tr, te) in enumerate(tf.folds):
                 jobs.append((self._train,
                              (tf, i, k, X, tr, None, w(tf.task.name), tf.stage1.best_iteration)))
                 where.append((tf, te))
@@ -298,11 +304,34 @@ class StackingEngine:
             for i, tf in enumerate(fits) if tf.task.name in stage2_inputs
         ]
         stage2_models = self._run(jobs)
-        self.cache.clear()  # free the binned tables here, not in whichever thread collects them
         with_stage2 = [tf for tf in fits if tf.task.name in stage2_inputs]
+        # Label-scarce tasks: out-of-fold predictions of the stage-2 configuration, on the same
+        # folds as the plain ones, so that the comparison can use every labelled row.
+        cv_jobs, cv_where = [], []
+        for i, tf in enumerate(fits):
+            if tf.task.name not in stage2_inputs or len(tf.enc.labelled) > CV_SELECTION_MAX_ROWS:
+                continue
+            rounds = stage2_models[with_stage2.index(tf)].best_iteration
+            for k, (tr, te) in enumerate(tf.folds):
+                cv_jobs.append((self._train, (tf, i, 200 + k, stage2_inputs[tf.task.name], tr,
+                                              None, w(tf.task.name), rounds)))
+                cv_where.append((tf, te))
+        if self.progress is not None and cv_jobs:
+            self.progress.total += len(cv_jobs)
+            self.progress.refresh()
+        cv_models = self._run(cv_jobs)
+        self.cache.clear()  # free the binned tables here, not in whichever thread collects them
+        oof2: dict[str, np.ndarray] = {}
+        for (tf, te), model in zip(cv_where, cv_models, strict=True):
+            block = oof2.setdefault(tf.task.name, np.full((len(X), tf.oof.shape[1]), np.nan))
+            if len(te):
+                block[te] = model.predict(stage2_inputs[tf.task.name].iloc[te]).reshape(
+                    len(te), -1)
         for tf, model in zip(with_stage2, stage2_models, strict=True):
-            self._select(tf, model, X, stage2_inputs[tf.task.name], candidates[tf.task.name],
-                         by_name, w(tf.task.name))
+            X2 = stage2_inputs[tf.task.name]
+            cands = candidates[tf.task.name]
+            self._affinity(tf, model, X2, cands, by_name, w(tf.task.name))
+            self._select(tf, model, X, X2, oof2.get(tf.task.name), cands, w(tf.task.name))
         return fits
 
     def _candidates(self, name: str, all_names: list[str]) -> list[str]:
@@ -310,38 +339,58 @@ class StackingEngine:
             return [n for n in all_names if n != name]
         return [n for n in self.siblings[name] if n != name]
 
-    def _select(self, tf, model, X, X2, cands, by_name, weights) -> None:
-        """Keep stage 2 only if, on the task's own validation rows, it beats the plain model
-        by more than ``SELECTION_Z`` bootstrap standard errors; record each sibling's
-        permutation gain."""
-        task = tf.task
+    def _comparison(self, tf, model, X, X2, oof2):
+        """Labels, weights and the plain and stacked predictions that selection compares."""
+        if oof2 is not None:
+            rows = tf.enc.labelled
+            rows = rows[~np.isnan(tf.oof[rows, 0]) & ~np.isnan(oof2[rows, 0])]
+            plain, stacked = tf.oof[rows], oof2[rows]
+            if tf.task.kind != "multiclass":
+                plain, stacked = plain[:, 0], stacked[:, 0]
+            return rows, plain, stacked, "out-of-fold"
         val = tf.val_rows
-        if val is None or len(val) == 0:
-            # Without a validation part nothing can be measured: keep the plain model.
-            tf.affinity = {c: float("nan") for c in cands}
-            return
+        return val, tf.stage1.predict(X.iloc[val]), model.predict(X2.iloc[val]), "validation"
+
+    def _select(self, tf, model, X, X2, oof2, cands, weights) -> None:
+        """Keep stage 2 only if it beats the plain model by more than ``SELECTION_Z`` bootstrap
+        standard errors: on out-of-fold predictions of all labelled rows for a label-scarce task,
+        on the task's validation rows otherwise."""
+        task = tf.task
+        if tf.val_rows is None or len(tf.val_rows) == 0:
+            return  # without a validation part nothing can be measured: keep the plain model
         metric = get_metric(task.metric, task.kind)
-        y = tf.enc.y[val]
-        wv = None if weights is None else weights[val]
-        p_plain = tf.stage1.predict(X.iloc[val])
-        X2_val = X2.iloc[val]
-        p_stack = model.predict(X2_val)
+        rows, p_plain, p_stack, basis = self._comparison(tf, model, X, X2, oof2)
+        y = tf.enc.y[rows]
+        wv = None if weights is None else weights[rows]
         sign = 1.0 if metric.greater_is_better else -1.0
         gain = sign * (metric(y, p_stack, wv) - metric(y, p_plain, wv))
         rng = np.random.default_rng(self.seed)
         # A stacked model that does not even beat the plain one needs no error bar.
         se = (bootstrap_gain_se(metric, y, p_stack, p_plain, wv, N_BOOTSTRAP, rng)
               if gain > 0 else float("nan"))
-        tf.sibling_gain, tf.sibling_gain_se = float(gain), se
-        base = metric(y, p_stack, wv)
-        for c in cands:
-            cols = sibling_columns(by_name[c].task, by_name[c].n_classes)
-            permuted = X2_val.copy()
-            order = rng.permutation(len(val))
-            permuted[cols] = permuted[cols].to_numpy()[order]
-            tf.affinity[c] = float(sign * (base - metric(y, model.predict(permuted), wv)))
+        tf.sibling_gain, tf.sibling_gain_se, tf.selection_basis = float(gain), se, basis
         if np.isfinite(gain) and gain > SELECTION_Z * se:
             tf.stage2 = model
             tf.siblings = list(cands)
-        logger.info("task %s: sibling gain %.5f (se %.5f) -> %s", task.name, gain, se,
-                    "stacked" if tf.siblings else "plain")
+        logger.info("task %s: sibling gain %.5f (se %.5f, %s) -> %s", task.name, gain, se,
+                    basis, "stacked" if tf.siblings else "plain")
+
+    def _affinity(self, tf, model, X2, cands, by_name, weights) -> None:
+        """Each sibling's permutation gain for the stage-2 model on the validation rows."""
+        val = tf.val_rows
+        if val is None or len(val) == 0:
+            tf.affinity = dict.fromkeys(cands, float("nan"))
+            return
+        task = tf.task
+        metric = get_metric(task.metric, task.kind)
+        sign = 1.0 if metric.greater_is_better else -1.0
+        y = tf.enc.y[val]
+        wv = None if weights is None else weights[val]
+        X2_val = X2.iloc[val]
+        base = metric(y, model.predict(X2_val), wv)
+        rng = np.random.default_rng(self.seed + 1)
+        for c in cands:
+            cols = sibling_columns(by_name[c].task, by_name[c].n_classes)
+            permuted = X2_val.copy()
+            permuted[cols] = permuted[cols].to_numpy()[rng.permutation(len(val))]
+            tf.affinity[c] = float(sign * (base - metric(y, model.predict(permuted), wv)))

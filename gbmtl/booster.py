@@ -93,7 +93,8 @@ class MultiTaskBooster(BaseEstimator):
         Fitted calibrators of the calibrated tasks (see ``calibration``).
     stacking_report_ : DataFrame
         Per task: the siblings used, the validation gain of stacking over the plain model, its
-        bootstrap standard error (NaN where stacking did not beat the plain model at all), and
+        bootstrap standard error (NaN where stacking did not beat the plain model at all), what
+        the decision rested on (``"validation"`` rows or ``"out-of-fold"`` predictions), and
         the number of boosting rounds kept.
     feature_importances_ : DataFrame
         Total gain per feature (rows, sibling features included) and task (columns).
@@ -105,8 +106,10 @@ class MultiTaskBooster(BaseEstimator):
     Fit runs in stages: (1) a plain model per task, early-stopped on 20 % of its labelled rows;
     (2) with stacking, K fold models per task give out-of-fold predictions, so no row's sibling
     feature was produced by a model that saw that row's label; (3) a stacked model per task on
-    the same rows; it replaces the plain model only when its validation gain exceeds 1.5
-    bootstrap standard errors. At predict time the plain models give the sibling features.
+    the same rows; it replaces the plain model only when its gain exceeds 1.5 bootstrap standard
+    errors: measured on the validation rows, or, for tasks with at most 20,000 labelled rows, on
+    out-of-fold predictions of all labelled rows (K more stage-2 fits on the same folds), since
+    a small validation part cannot show a label-scarce task's gain beyond noise. At predict time the plain models give the sibling features.
     """
 
     def __init__(
@@ -312,6 +315,7 @@ class MultiTaskBooster(BaseEstimator):
                 "siblings_used": ", ".join(tf.siblings),
                 "stacking_gain": tf.sibling_gain,
                 "gain_se": tf.sibling_gain_se,
+                "selection_basis": tf.selection_basis,
                 "n_labelled": len(tf.enc.labelled),
                 "rounds": tf.final.best_iteration,
             })

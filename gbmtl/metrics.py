@@ -156,6 +156,9 @@ def _logloss(y, p, w=None):
 
 
 def _mlogloss(y, proba, w=None):
+    # Renormalise: float32 probabilities (XGBoost) miss scikit-learn's sum-to-one tolerance.
+    proba = np.asarray(proba, dtype=float)
+    proba = proba / proba.sum(axis=1, keepdims=True)
     return skm.log_loss(y.astype(int), proba, sample_weight=w, labels=np.arange(proba.shape[1]))
 
 

@@ -83,6 +83,7 @@ def save_model(model, path) -> None:
                 "siblings": tf.siblings,
                 "sibling_gain": tf.sibling_gain,
                 "sibling_gain_se": tf.sibling_gain_se,
+                "selection_basis": tf.selection_basis,
                 "affinity": tf.affinity,
                 "n_labelled": int(len(tf.enc.labelled)),
                 "models": {},
@@ -185,6 +186,7 @@ def load(path):
             tf.siblings = list(entry["siblings"])
             tf.sibling_gain = entry["sibling_gain"]
             tf.sibling_gain_se = entry["sibling_gain_se"]
+            tf.selection_basis = entry.get("selection_basis", "")
             tf.affinity = dict(entry["affinity"])
             fits.append(tf)
             tasks.append(task)

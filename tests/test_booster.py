@@ -157,6 +157,7 @@ def test_stacking_helps_a_label_scarce_task():
                              stacking=stacking, random_state=0).fit(X.iloc[train], Ytr)
         scores[stacking] = m.evaluate(X.iloc[test], Y.iloc[test]).loc["main", "value"]
     assert m.stacking_report_.loc["main", "siblings_used"] == "aux"
+    assert m.stacking_report_.loc["main", "selection_basis"] == "out-of-fold"
     assert scores["oof"] > scores["none"] + 0.02
 
 
