@@ -78,9 +78,7 @@ class SharedFeatures:
         return pd.DataFrame(out, columns=names, index=index)
 
     def _encode(self, X: pd.DataFrame) -> pd.DataFrame:
-        if not self.categories_:
-            return X
-        X = X.copy()
+        changed = {}
         for c, cats in self.categories_.items():
             s = X[c]
             if isinstance(s.dtype, pd.CategoricalDtype) and s.cat.categories.tolist() == cats:
@@ -88,5 +86,6 @@ class SharedFeatures:
             if not isinstance(s.dtype, pd.CategoricalDtype):
                 s = s.astype("string")  # text columns: match categories by their text
             s = s.astype(object).where(s.isin(cats))  # unseen categories become missing
-            X[c] = pd.Categorical(s, categories=cats)
-        return X
+            changed[c] = pd.Categorical(s, categories=cats)
+        # Copy the table only when a column had to be recoded.
+        return X.assign(**changed) if changed else X

@@ -49,18 +49,23 @@ class LightGBMModel:
 
 
 def _binned(data: TrainData, params: dict[str, Any]) -> tuple[lgb.Dataset, dict[str, Any]]:
-    """The whole table binned once with these parameters (cached for the rest of the fit)."""
+    """The whole table binned once with these parameters (cached for the rest of the fit).
+
+    Each table has its own lock, so that two different tables (e.g. two tasks' stage-2 inputs)
+    are binned in parallel while two models of one table wait for a single binning."""
     binning = {k: v for k, v in params.items() if k not in _PER_MODEL}
     key = ("lightgbm", id(data.X), json.dumps(binning, sort_keys=True, default=str))
+    cache = data.cache if data.cache is not None else {}
     with _lock:
-        cache = data.cache if data.cache is not None else {}
-        if key not in cache:
+        entry = cache.setdefault(key, {"lock": threading.Lock(), "dataset": None})
+    with entry["lock"]:
+        if entry["dataset"] is None:
             # Subsets need only the binned parent, not the raw table (which each subset would
             # otherwise copy).
             full = lgb.Dataset(data.X, np.zeros(len(data.X)), params=binning,
                                free_raw_data=True)
-            cache[key] = full.construct()
-        return cache[key], binning
+            entry["dataset"] = full.construct()
+    return entry["dataset"], binning
 
 
 def _subset(full: lgb.Dataset, rows: np.ndarray, y: np.ndarray, w: np.ndarray | None,
