@@ -67,8 +67,8 @@ class MultiTaskBooster(BaseEstimator):
     random_state : int, RandomState or None
         Seeds every split and model; the same value gives identical predictions.
     n_jobs : int or None
-        Threads in total; models train in parallel when there are more models than cores.
-        Results do not depend on it.
+        Threads each model trains with (None or -1: all cores). Models train one after another
+        (LightGBM's booster set-up is not thread-safe). Results do not depend on it.
     verbose : int, default 0
         1 shows a progress bar, 2 also logs sibling-selection decisions.
     calibration : None, "sigmoid", "isotonic", or dict task -> method

@@ -8,7 +8,6 @@ a row subset of it: LightGBM's ``Dataset.subset`` reuses the bin mappers, where 
 from __future__ import annotations
 
 import json
-import threading
 from typing import Any
 
 import lightgbm as lgb
@@ -23,7 +22,6 @@ _OBJECTIVES = {"binary": "binary", "multiclass": "multiclass", "regression": "re
 # binning parameter makes LightGBM rebuild the subset from its parent, labels included.
 _SEEDS = ("bagging_seed", "feature_fraction_seed", "extra_seed", "drop_seed", "objective_seed")
 _PER_MODEL = {"num_threads", "objective", "num_class", *_SEEDS}
-_lock = threading.Lock()
 
 
 class LightGBMModel:
@@ -49,34 +47,25 @@ class LightGBMModel:
 
 
 def _binned(data: TrainData, params: dict[str, Any]) -> tuple[lgb.Dataset, dict[str, Any]]:
-    """The whole table binned once with these parameters (cached for the rest of the fit).
-
-    Each table has its own lock, so that two different tables (e.g. two tasks' stage-2 inputs)
-    are binned in parallel while two models of one table wait for a single binning."""
+    """The whole table binned once with these parameters (cached for the rest of the fit)."""
     binning = {k: v for k, v in params.items() if k not in _PER_MODEL}
     key = ("lightgbm", id(data.X), json.dumps(binning, sort_keys=True, default=str))
     cache = data.cache if data.cache is not None else {}
-    with _lock:
-        entry = cache.setdefault(key, {"lock": threading.Lock(), "dataset": None})
-    with entry["lock"]:
-        if entry["dataset"] is None:
-            # Subsets need only the binned parent, not the raw table (which each subset would
-            # otherwise copy).
-            full = lgb.Dataset(data.X, np.zeros(len(data.X)), params=binning,
-                               free_raw_data=True)
-            entry["dataset"] = full.construct()
-    return entry["dataset"], binning
+    if key not in cache:
+        # Subsets need only the binned parent, not the raw table (which each subset would
+        # otherwise copy).
+        full = lgb.Dataset(data.X, np.zeros(len(data.X)), params=binning, free_raw_data=True)
+        cache[key] = full.construct()
+    return cache[key], binning
 
 
 def _subset(full: lgb.Dataset, rows: np.ndarray, y: np.ndarray, w: np.ndarray | None,
             params: dict[str, Any]) -> lgb.Dataset:
-    # Dataset handles are built one at a time; only training itself runs in parallel.
     order = np.argsort(rows, kind="stable")
-    with _lock:
-        part = full.subset(np.sort(rows), params=params).construct()
-        part.set_label(y[rows][order])
-        if w is not None:
-            part.set_weight(w[rows][order])
+    part = full.subset(np.sort(rows), params=params).construct()
+    part.set_label(y[rows][order])
+    if w is not None:
+        part.set_weight(w[rows][order])
     return part
 
 
