@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "plot_task_affinity",
+    "plot_task_affinity_by_metric",
     "plot_feature_importance",
     "plot_calibration_curve",
     "plot_lift_ks",
@@ -94,6 +95,36 @@ def plot_task_affinity(
     ax.set_ylabel("task")
     ax.set_title("Task affinity")
     return ax
+
+
+def plot_task_affinity_by_metric(model, *, annotate: bool = True, cmap: str = "RdBu_r"):
+    """One affinity heatmap per task metric, side by side.
+
+    Affinities are in each task's own metric units (AUC, RMSE in currency, ...), so one shared
+    colour scale would let a regression task drown out the others.
+
+    Parameters
+    ----------
+    model : fitted MultiTaskBooster
+        Anything with ``tasks_`` (each with a ``metric``) and ``task_affinity_``.
+    annotate, cmap
+        As in :func:`plot_task_affinity`.
+
+    Returns
+    -------
+    matplotlib Figure
+    """
+    metric = pd.Series({t.name: str(t.metric) for t in model.tasks_})
+    groups = [(m, list(metric.index[metric == m])) for m in dict.fromkeys(metric)]
+    fig = _axes(None).figure
+    fig.clear()
+    fig.set_size_inches(5.5 * len(groups), 3.6)
+    axes = fig.subplots(1, len(groups), squeeze=False)[0]
+    for ax, (m, names) in zip(axes, groups, strict=True):
+        plot_task_affinity(model.task_affinity_.loc[names], ax=ax, annotate=annotate, cmap=cmap)
+        ax.set_title(f"Task affinity, tasks scored by {m}")
+    fig.tight_layout()
+    return fig
 
 
 def _importance_table(importances) -> pd.DataFrame:

@@ -137,3 +137,20 @@ def test_missing_matplotlib_names_the_extra(monkeypatch, scores):
     monkeypatch.setitem(sys.modules, "matplotlib.pyplot", None)
     with pytest.raises(ImportError, match=r'pip install "gbmtl\[viz\]"'):
         plot_lift(*scores)
+
+
+def test_task_affinity_by_metric_one_panel_per_metric():
+    from types import SimpleNamespace
+
+    from gbmtl.plotting import plot_task_affinity_by_metric
+
+    names = ["a", "b", "loss"]
+    aff = pd.DataFrame([[np.nan, 0.02, 0.0], [0.01, np.nan, 0.0], [50.0, 20.0, np.nan]],
+                       index=names, columns=names)
+    tasks = [SimpleNamespace(name="a", metric="auc"), SimpleNamespace(name="b", metric="auc"),
+             SimpleNamespace(name="loss", metric="rmse")]
+    fig = plot_task_affinity_by_metric(SimpleNamespace(tasks_=tasks, task_affinity_=aff))
+    panels = [ax for ax in fig.axes if ax.get_title()]
+    assert [ax.get_title() for ax in panels] == ["Task affinity, tasks scored by auc",
+                                                 "Task affinity, tasks scored by rmse"]
+    assert [len(ax.get_yticklabels()) for ax in panels] == [2, 1]

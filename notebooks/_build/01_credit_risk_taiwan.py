@@ -53,7 +53,7 @@ from sklearn.model_selection import train_test_split
 import gbmtl
 from gbmtl.datasets import load_credit_default_taiwan
 from gbmtl.metrics import brier, ece, finance_report
-from gbmtl.plotting import plot_calibration_curve, plot_lift_ks, plot_task_affinity
+from gbmtl.plotting import plot_calibration_curve, plot_lift_ks, plot_task_affinity_by_metric
 
 pd.set_option("display.precision", 4)
 
@@ -198,19 +198,7 @@ contrib.filter(like="sibling:").assign(total_log_odds=contrib.sum(axis=1))
 # own metric, so the binary tasks (AUC) and the amounts (RMSE) get separate panels.
 
 # %%
-def plot_affinity_by_metric(model):
-    """One heatmap per metric: affinities are in each task's own metric units (AUC, RMSE, ...)."""
-    metric = pd.Series({t.name: str(t.metric) for t in model.tasks_})
-    groups = [(m, list(metric.index[metric == m])) for m in dict.fromkeys(metric)]
-    fig, axes = plt.subplots(1, len(groups), figsize=(5.5 * len(groups), 3.6), squeeze=False)
-    for ax, (m, names) in zip(axes[0], groups, strict=True):
-        plot_task_affinity(model.task_affinity_.loc[names], ax=ax)
-        ax.set_title(f"Task affinity, tasks scored by {m}")
-    fig.tight_layout()
-    return fig
-
-
-plot_affinity_by_metric(mtl)
+plot_task_affinity_by_metric(mtl)
 plt.show()
 
 # %% [markdown]

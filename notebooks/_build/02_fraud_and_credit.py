@@ -49,7 +49,7 @@ from sklearn.model_selection import train_test_split
 import gbmtl
 from gbmtl.datasets import load_vehicle_fraud, make_fintech
 from gbmtl.metrics import finance_report, precision_at_k
-from gbmtl.plotting import plot_lift, plot_task_affinity
+from gbmtl.plotting import plot_lift, plot_task_affinity_by_metric
 
 pd.set_option("display.precision", 4)
 FRAUD_METRICS = ["auc", "pr_auc", "recall_at_1pct_fpr", "precision_at_top_1pct"]
@@ -93,18 +93,6 @@ def summarise(scores):
     table["gain (s.d.)"] = gain.std() if len(gain) > 1 else np.nan
     table["seeds gbmtl better"] = (gain > 0).sum().astype(str) + f" / {len(gain)}"
     return table
-
-
-def plot_affinity_by_metric(model):
-    """One heatmap per metric: affinities are in each task's own metric units (AUC, RMSE, ...)."""
-    metric = pd.Series({t.name: str(t.metric) for t in model.tasks_})
-    groups = [(m, list(metric.index[metric == m])) for m in dict.fromkeys(metric)]
-    fig, axes = plt.subplots(1, len(groups), figsize=(5.5 * len(groups), 3.6), squeeze=False)
-    for ax, (m, names) in zip(axes[0], groups, strict=True):
-        plot_task_affinity(model.task_affinity_.loc[names], ax=ax)
-        ax.set_title(f"Task affinity, tasks scored by {m}")
-    fig.tight_layout()
-    return fig
 
 
 def plot_fraud_gains(models, X, y, title):
@@ -169,7 +157,7 @@ mtl_a.stacking_report_[["siblings_used", "stacking_gain", "gain_se", "n_labelled
 sibling_share(mtl_a, X_te_a)
 
 # %%
-plot_affinity_by_metric(mtl_a)
+plot_task_affinity_by_metric(mtl_a)
 plt.show()
 
 # %%
@@ -209,7 +197,7 @@ mtl_b.stacking_report_[["siblings_used", "stacking_gain", "gain_se", "n_labelled
 sibling_share(mtl_b, X_te_b)
 
 # %%
-plot_affinity_by_metric(mtl_b)
+plot_task_affinity_by_metric(mtl_b)
 plt.show()
 
 # %%
