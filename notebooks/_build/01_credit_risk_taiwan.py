@@ -84,9 +84,10 @@ independent = clone(mtl).set_params(stacking="none")
 mtl.fit(X_train, Y_train)
 independent.fit(X_train, Y_train)
 
-comparison = pd.DataFrame({"gbmtl": mtl.evaluate(X_test, Y_test)["value"],
+ev_mtl = mtl.evaluate(X_test, Y_test)
+comparison = pd.DataFrame({"gbmtl": ev_mtl["value"],
                            "independent": independent.evaluate(X_test, Y_test)["value"]})
-comparison["metric"] = mtl.evaluate(X_test, Y_test)["metric"]
+comparison["metric"] = ev_mtl["metric"]
 comparison
 
 # %% [markdown]

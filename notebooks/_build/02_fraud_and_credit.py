@@ -142,9 +142,9 @@ summarise(scores_a)
 # the loss amount), and the siblings each task kept:
 
 # %%
-pd.DataFrame({"gbmtl": mtl_a.evaluate(X_te_a, Y_te_a)["value"],
-              "independent": ind_a.evaluate(X_te_a, Y_te_a)["value"],
-              "metric": mtl_a.evaluate(X_te_a, Y_te_a)["metric"]})
+ev_a = mtl_a.evaluate(X_te_a, Y_te_a)
+pd.DataFrame({"gbmtl": ev_a["value"], "independent": ind_a.evaluate(X_te_a, Y_te_a)["value"],
+              "metric": ev_a["metric"]})
 
 # %%
 mtl_a.stacking_report_[["siblings_used", "stacking_gain", "gain_se", "n_labelled"]]
