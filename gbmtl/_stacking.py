@@ -3,6 +3,11 @@
 Invariant: no model ever sees a prediction derived from its own row's label. Stage-1 fold models
 predict only the rows they did not train on; rows a task never labels are predicted by the task's
 stage-1 model, which by construction never saw them; stage-2 models see only these predictions.
+
+With the default folds, the early-stopping validation part is itself one of the K folds, and its
+fold model is the plain model: trained on exactly the other rows, and used at the number of rounds
+every fold model gets (the plain model's early-stopped count). That is the model a separate fit
+would give, so each task trains K - 1 fold models instead of K.
 """
 
 from __future__ import annotations
@@ -112,21 +117,46 @@ def validation_split(
     return rows[fit], rows[val]
 
 
+def _kfold(kind: str, n_folds: int, grouped: bool, seed: int):
+    if _is_classification(kind):
+        return (StratifiedGroupKFold(n_folds, shuffle=True, random_state=seed) if grouped
+                else StratifiedKFold(n_folds, shuffle=True, random_state=seed))
+    return GroupKFold(n_folds) if grouped else KFold(n_folds, shuffle=True, random_state=seed)
+
+
 def fold_splits(
-    enc: EncodedTask, kind: str, n_folds: int, cv, groups: np.ndarray | None, seed: int
+    rows: np.ndarray, y: np.ndarray, kind: str, n_folds: int, cv, groups: np.ndarray | None,
+    seed: int,
 ) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Folds over a task's labelled rows, as row indices into the full table."""
-    rows = enc.labelled
-    y = enc.y[rows]
+    """Folds over ``rows`` (with labels ``y``), as row indices into the full table."""
     g = groups[rows] if groups is not None else None
     if cv is None:
-        if _is_classification(kind):
-            cv = (StratifiedGroupKFold(n_folds, shuffle=True, random_state=seed) if g is not None
-                  else StratifiedKFold(n_folds, shuffle=True, random_state=seed))
-        else:
-            cv = GroupKFold(n_folds) if g is not None else KFold(n_folds, shuffle=True,
-                                                                 random_state=seed)
+        cv = _kfold(kind, n_folds, g is not None, seed)
     return [(rows[tr], rows[te]) for tr, te in cv.split(np.zeros((len(rows), 1)), y, g)]
+
+
+def aligned_folds(
+    tf: TaskFit, n_folds: int, groups: np.ndarray | None, seed: int
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """K folds whose first is the task's validation part; the other K - 1 split its fitting part.
+
+    The first fold's training rows are the plain model's fitting rows, so the plain model is
+    that fold's model. The validation split is group-disjoint when ``groups`` is given, so the
+    folds are too.
+    """
+    fit = tf.fit_rows
+    rest = fold_splits(fit, tf.enc.y[fit], tf.task.kind, n_folds - 1, None, groups, seed)
+    return [(fit, tf.val_rows)] + [
+        (np.sort(np.concatenate([tf.val_rows, tr])), te) for tr, te in rest
+    ]
+
+
+def _interleave_first(models: list, firsts: list, per_task: int) -> list:
+    """``[first_0, *models[0:per_task], first_1, *models[per_task:2 * per_task], ...]``."""
+    out = []
+    for t, first in enumerate(firsts):
+        out += [first, *models[t * per_task:(t + 1) * per_task]]
+    return out
 
 
 class StackingEngine:
@@ -178,6 +208,28 @@ class StackingEngine:
             self._tick()
         return out
 
+    def _predict(self, model: FittedModel, X: pd.DataFrame, rows: np.ndarray,
+                 permute: list[str] | None = None, order: np.ndarray | None = None) -> np.ndarray:
+        """``model``'s predictions for ``rows`` of ``X``, optionally with the columns ``permute``
+        shuffled across those rows by ``order`` (permutation importance).
+
+        Models that can predict from a float matrix of their training table's columns (LightGBM)
+        get one built directly from category codes, cheaper than their own conversion.
+        """
+        part = X.iloc[rows]
+        as_matrix = getattr(model, "as_matrix", None)
+        if as_matrix is None:
+            if permute:
+                part = part.copy()
+                part[permute] = part[permute].to_numpy()[order]
+            return model.predict(part)
+        M = as_matrix(part)
+        if permute:
+            M = np.array(M)  # writable: the conversion may be a read-only view of ``X``
+            idx = [X.columns.get_loc(c) for c in permute]
+            M[:, idx] = M[np.ix_(order, idx)]
+        return model.predict_matrix(M)
+
     def _tick(self) -> None:
         if self.progress is not None:
             self.progress.update(1)
@@ -214,10 +266,19 @@ class StackingEngine:
 
     # -- stages ----------------------------------------------------------------------------------
 
+    @property
+    def aligned(self) -> bool:
+        """Whether the folds are built around the validation part (see the module docstring).
+
+        Not with a user's ``cv`` (its folds are kept as given) and not with 2 folds, where the
+        second fold model would train on the 20 % validation part alone.
+        """
+        return self.cv is None and bool(self.early_stopping_rounds) and self.n_folds >= 3
+
     def n_steps(self, n_tasks: int, n_folds: int) -> int:
         if self.stacking == "none":
             return n_tasks
-        return n_tasks * (2 + n_folds)
+        return n_tasks * (1 + n_folds if self.aligned else 2 + n_folds)
 
     def fit(
         self,
@@ -252,22 +313,31 @@ class StackingEngine:
         # the rows being predicted). Rows a task never labels get its stage-1 prediction.
         jobs, where = [], []
         for i, tf in enumerate(fits):
-            tf.folds = fold_splits(tf.enc, tf.task.kind, self.n_folds, self.cv, groups,
-                                   _seed(self.seed, i, 99))
-            for k, (tr, te) in enumerate(tf.folds):
+            if self.aligned:
+                tf.folds = aligned_folds(tf, self.n_folds, groups, _seed(self.seed, i, 99))
+                where.append((tf, tf.folds[0][1]))
+            else:
+                rows = tf.enc.labelled
+                tf.folds = fold_splits(rows, tf.enc.y[rows], tf.task.kind, self.n_folds,
+                                       self.cv, groups, _seed(self.seed, i, 99))
+            for k, (tr, te) in enumerate(tf.folds[1:] if self.aligned else tf.folds):
                 jobs.append((self._train,
                              (tf, i, k, X, tr, None, w(tf.task.name), tf.stage1.best_iteration)))
                 where.append((tf, te))
         fold_models = self._run(jobs)
+        if self.aligned:  # the first fold's model is the plain model
+            fold_models = _interleave_first(fold_models, [tf.stage1 for tf in fits],
+                                            self.n_folds - 1)
         for tf in fits:
             width = max(tf.n_classes, 1) if tf.task.kind == "multiclass" else 1
             tf.oof = np.full((len(X), width), np.nan)
             unlabelled = np.setdiff1d(np.arange(len(X)), tf.enc.labelled)
             if len(unlabelled):
-                tf.oof[unlabelled] = tf.stage1.predict(X.iloc[unlabelled]).reshape(len(unlabelled), -1)
+                tf.oof[unlabelled] = self._predict(tf.stage1, X, unlabelled).reshape(
+                    len(unlabelled), -1)
         for (tf, te), model in zip(where, fold_models, strict=True):
             if len(te):
-                tf.oof[te] = model.predict(X.iloc[te]).reshape(len(te), -1)
+                tf.oof[te] = self._predict(model, X, te).reshape(len(te), -1)
 
         # Stage 2 and sibling selection.
         by_name = {tf.task.name: tf for tf in fits}
@@ -298,27 +368,39 @@ class StackingEngine:
         for i, tf in enumerate(fits):
             if tf.task.name not in stage2_inputs or len(tf.enc.labelled) > CV_SELECTION_MAX_ROWS:
                 continue
-            rounds = stage2_models[with_stage2.index(tf)].best_iteration
-            for k, (tr, te) in enumerate(tf.folds):
+            stage2 = stage2_models[with_stage2.index(tf)]
+            folds = tf.folds
+            if self.aligned:  # the stage-2 model is the first fold's model here too
+                cv_where.append((tf, folds[0][1]))
+                folds = folds[1:]
+            for k, (tr, te) in enumerate(folds):
                 cv_jobs.append((self._train, (tf, i, 200 + k, stage2_inputs[tf.task.name], tr,
-                                              None, w(tf.task.name), rounds)))
+                                              None, w(tf.task.name), stage2.best_iteration)))
                 cv_where.append((tf, te))
         if self.progress is not None and cv_jobs:
             self.progress.total += len(cv_jobs)
             self.progress.refresh()
         cv_models = self._run(cv_jobs)
+        if self.aligned:
+            firsts = [stage2_models[with_stage2.index(tf)] for tf in fits
+                      if tf.task.name in stage2_inputs
+                      and len(tf.enc.labelled) <= CV_SELECTION_MAX_ROWS]
+            cv_models = _interleave_first(cv_models, firsts, self.n_folds - 1)
         self.cache.clear()  # free the binned tables here, not in whichever thread collects them
         oof2: dict[str, np.ndarray] = {}
         for (tf, te), model in zip(cv_where, cv_models, strict=True):
             block = oof2.setdefault(tf.task.name, np.full((len(X), tf.oof.shape[1]), np.nan))
             if len(te):
-                block[te] = model.predict(stage2_inputs[tf.task.name].iloc[te]).reshape(
+                block[te] = self._predict(model, stage2_inputs[tf.task.name], te).reshape(
                     len(te), -1)
         for tf, model in zip(with_stage2, stage2_models, strict=True):
             X2 = stage2_inputs[tf.task.name]
             cands = candidates[tf.task.name]
-            self._affinity(tf, model, X2, cands, by_name, w(tf.task.name))
-            self._select(tf, model, X, X2, oof2.get(tf.task.name), cands, w(tf.task.name))
+            stacked_val = (self._predict(model, X2, tf.val_rows)
+                           if tf.val_rows is not None and len(tf.val_rows) else None)
+            self._affinity(tf, model, X2, stacked_val, cands, by_name, w(tf.task.name))
+            self._select(tf, X, stacked_val, oof2.get(tf.task.name), cands, model,
+                         w(tf.task.name))
         return fits
 
     def _candidates(self, name: str, all_names: list[str]) -> list[str]:
@@ -326,7 +408,7 @@ class StackingEngine:
             return [n for n in all_names if n != name]
         return [n for n in self.siblings[name] if n != name]
 
-    def _comparison(self, tf, model, X, X2, oof2):
+    def _comparison(self, tf, X, stacked_val, oof2):
         """Labels, weights and the plain and stacked predictions that selection compares."""
         if oof2 is not None:
             rows = tf.enc.labelled
@@ -336,9 +418,13 @@ class StackingEngine:
                 plain, stacked = plain[:, 0], stacked[:, 0]
             return rows, plain, stacked, "out-of-fold"
         val = tf.val_rows
-        return val, tf.stage1.predict(X.iloc[val]), model.predict(X2.iloc[val]), "validation"
+        if self.aligned:  # the validation part is the first fold: its OOF is the plain model's
+            plain = tf.oof[val] if tf.task.kind == "multiclass" else tf.oof[val, 0]
+        else:
+            plain = self._predict(tf.stage1, X, val)
+        return val, plain, stacked_val, "validation"
 
-    def _select(self, tf, model, X, X2, oof2, cands, weights) -> None:
+    def _select(self, tf, X, stacked_val, oof2, cands, model, weights) -> None:
         """Keep stage 2 only if it beats the plain model by more than ``SELECTION_Z`` bootstrap
         standard errors: on out-of-fold predictions of all labelled rows for a label-scarce task,
         on the task's validation rows otherwise."""
@@ -346,7 +432,7 @@ class StackingEngine:
         if tf.val_rows is None or len(tf.val_rows) == 0:
             return  # without a validation part nothing can be measured: keep the plain model
         metric = get_metric(task.metric, task.kind)
-        rows, p_plain, p_stack, basis = self._comparison(tf, model, X, X2, oof2)
+        rows, p_plain, p_stack, basis = self._comparison(tf, X, stacked_val, oof2)
         y = tf.enc.y[rows]
         wv = None if weights is None else weights[rows]
         sign = 1.0 if metric.greater_is_better else -1.0
@@ -362,7 +448,7 @@ class StackingEngine:
         logger.info("task %s: sibling gain %.5f (se %.5f, %s) -> %s", task.name, gain, se,
                     basis, "stacked" if tf.siblings else "plain")
 
-    def _affinity(self, tf, model, X2, cands, by_name, weights) -> None:
+    def _affinity(self, tf, model, X2, stacked_val, cands, by_name, weights) -> None:
         """Each sibling's permutation gain for the stage-2 model on the validation rows."""
         val = tf.val_rows
         if val is None or len(val) == 0:
@@ -373,11 +459,9 @@ class StackingEngine:
         sign = 1.0 if metric.greater_is_better else -1.0
         y = tf.enc.y[val]
         wv = None if weights is None else weights[val]
-        X2_val = X2.iloc[val]
-        base = metric(y, model.predict(X2_val), wv)
+        base = metric(y, stacked_val, wv)
         rng = np.random.default_rng(self.seed + 1)
         for c in cands:
             cols = sibling_columns(by_name[c].task, by_name[c].n_classes)
-            permuted = X2_val.copy()
-            permuted[cols] = permuted[cols].to_numpy()[rng.permutation(len(val))]
-            tf.affinity[c] = float(sign * (base - metric(y, model.predict(permuted), wv)))
+            permuted = self._predict(model, X2, val, permute=cols, order=rng.permutation(len(val)))
+            tf.affinity[c] = float(sign * (base - metric(y, permuted, wv)))

@@ -179,6 +179,30 @@ def test_shuffled_labels_score_at_chance():
     # what must hold is that a stacked model still scores at chance on unseen rows.
 
 
+@pytest.mark.parametrize("use_groups", [False, True])
+def test_default_folds_reuse_the_plain_model_without_leaking(data, use_groups):
+    """The validation part is the first fold and the plain model its fold model: every fold
+    model's training rows exclude the rows it predicts, and the folds partition the labels."""
+    X, Y, _, _ = data
+    groups = np.arange(len(X)) // 5 if use_groups else None
+    m = MultiTaskBooster(params=FAST, random_state=0, n_folds=4).fit(X, Y, groups=groups)
+    for tf in m._fits:
+        assert len(tf.folds) == 4
+        (first_train, first_test), *rest = tf.folds
+        np.testing.assert_array_equal(np.sort(first_train), np.sort(tf.fit_rows))
+        np.testing.assert_array_equal(np.sort(first_test), np.sort(tf.val_rows))
+        tests = np.concatenate([te for _, te in tf.folds])
+        np.testing.assert_array_equal(np.sort(tests), np.sort(tf.enc.labelled))
+        for tr, te in tf.folds:
+            assert not np.intersect1d(tr, te).size
+            assert len(tr) + len(te) == len(tf.enc.labelled)
+            if use_groups:
+                assert not np.intersect1d(groups[tr], groups[te]).size
+        val = tf.val_rows
+        np.testing.assert_allclose(tf.oof[val].ravel(),
+                                   tf.stage1.predict(X.iloc[val]).ravel())
+
+
 def test_no_early_stopping_trains_all_rows(data):
     X, Y, Xt, _ = data
     m = MultiTaskBooster(params={"n_estimators": 25}, early_stopping_rounds=None,
