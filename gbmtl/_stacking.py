@@ -290,13 +290,9 @@ class StackingEngine:
     ) -> list[TaskFit]:
         fits = [TaskFit(task=t, enc=encoded[t.name]) for t in tasks]
         w = (lambda name: None) if weights is None else weights.get
-        use_es = bool(self.early_stopping_rounds)
+        stacked = self.stacking != "none" and len(fits) >= 2
         for i, tf in enumerate(fits):
-            if use_es:
-                tf.fit_rows, tf.val_rows = validation_split(tf.enc, tf.task.kind, groups,
-                                                            _seed(self.seed, i, -1))
-            else:
-                tf.fit_rows, tf.val_rows = tf.enc.labelled, None
+            self._split(tf, i, groups, stacked)
 
         # Stage 1: the plain model of each task, early-stopped on its own validation rows.
         models = self._run([
@@ -305,7 +301,7 @@ class StackingEngine:
         ])
         for tf, model in zip(fits, models, strict=True):
             tf.stage1 = model
-        if self.stacking == "none" or len(fits) < 2:
+        if not stacked:
             self.cache.clear()
             return fits
 
@@ -314,12 +310,7 @@ class StackingEngine:
         jobs, where = [], []
         for i, tf in enumerate(fits):
             if self.aligned:
-                tf.folds = aligned_folds(tf, self.n_folds, groups, _seed(self.seed, i, 99))
                 where.append((tf, tf.folds[0][1]))
-            else:
-                rows = tf.enc.labelled
-                tf.folds = fold_splits(rows, tf.enc.y[rows], tf.task.kind, self.n_folds,
-                                       self.cv, groups, _seed(self.seed, i, 99))
             for k, (tr, te) in enumerate(tf.folds[1:] if self.aligned else tf.folds):
                 jobs.append((self._train,
                              (tf, i, k, X, tr, None, w(tf.task.name), tf.stage1.best_iteration)))
@@ -402,6 +393,31 @@ class StackingEngine:
             self._select(tf, X, stacked_val, oof2.get(tf.task.name), cands, model,
                          w(tf.task.name))
         return fits
+
+    def _split(self, tf: TaskFit, index: int, groups: np.ndarray | None, stacked: bool) -> None:
+        """The task's validation part and (when stacking) its folds, before any training, so
+        that a task too small for them fails at once and by name."""
+        try:
+            if self.early_stopping_rounds:
+                tf.fit_rows, tf.val_rows = validation_split(tf.enc, tf.task.kind, groups,
+                                                            _seed(self.seed, index, -1))
+            else:
+                tf.fit_rows, tf.val_rows = tf.enc.labelled, None
+            if not stacked:
+                return
+            seed = _seed(self.seed, index, 99)
+            if self.aligned:
+                tf.folds = aligned_folds(tf, self.n_folds, groups, seed)
+            else:
+                rows = tf.enc.labelled
+                tf.folds = fold_splits(rows, tf.enc.y[rows], tf.task.kind, self.n_folds,
+                                       self.cv, groups, seed)
+        except ValueError as exc:
+            raise ValueError(
+                f"Task {tf.task.name!r}: cannot split its {len(tf.enc.labelled)} labelled rows "
+                f"into an early-stopping part and folds ({exc}). Use fewer folds (n_folds or "
+                "cv), more groups, or stacking='none'."
+            ) from exc
 
     def _candidates(self, name: str, all_names: list[str]) -> list[str]:
         if self.siblings is None or name not in self.siblings:

@@ -142,6 +142,15 @@ def test_bad_groups(data):
         MultiTaskBooster(params=FAST).fit(X, Y, groups=np.arange(3))
 
 
+def test_too_few_groups_for_the_folds_names_the_task(data):
+    X, Y = data
+    Y = Y.copy()
+    Y.loc[Y.index[12:], "b"] = np.nan  # task b: 12 labelled rows in 4 groups
+    groups = np.arange(len(X)) // 3
+    with pytest.raises(ValueError, match=r"Task 'b': cannot split its 12 labelled rows.*n_folds"):
+        MultiTaskBooster(params=FAST).fit(X, Y, groups=groups)
+
+
 def test_empty_inputs():
     with pytest.raises(ValueError, match="X has no rows"):
         _fit(pd.DataFrame({"x": []}), pd.DataFrame({"y": []}))
