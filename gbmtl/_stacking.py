@@ -151,14 +151,6 @@ def aligned_folds(
     ]
 
 
-def _interleave_first(models: list, firsts: list, per_task: int) -> list:
-    """``[first_0, *models[0:per_task], first_1, *models[per_task:2 * per_task], ...]``."""
-    out = []
-    for t, first in enumerate(firsts):
-        out += [first, *models[t * per_task:(t + 1) * per_task]]
-    return out
-
-
 class StackingEngine:
     """Trains the models of every task; the estimator only validates and orchestrates."""
 
@@ -309,23 +301,22 @@ class StackingEngine:
         # the rows being predicted). Rows a task never labels get its stage-1 prediction.
         jobs, where = [], []
         for i, tf in enumerate(fits):
-            if self.aligned:
-                where.append((tf, tf.folds[0][1]))
-            for k, (tr, te) in enumerate(tf.folds[1:] if self.aligned else tf.folds):
+            for k, (tr, te) in enumerate(tf.folds):
+                if k == 0 and self.aligned:
+                    continue  # the plain model is this fold's model
                 jobs.append((self._train,
                              (tf, i, k, X, tr, None, w(tf.task.name), tf.stage1.best_iteration)))
                 where.append((tf, te))
         fold_models = self._run(jobs)
-        if self.aligned:  # the first fold's model is the plain model
-            fold_models = _interleave_first(fold_models, [tf.stage1 for tf in fits],
-                                            self.n_folds - 1)
         for tf in fits:
             width = max(tf.n_classes, 1) if tf.task.kind == "multiclass" else 1
             tf.oof = np.full((len(X), width), np.nan)
-            unlabelled = np.setdiff1d(np.arange(len(X)), tf.enc.labelled)
-            if len(unlabelled):
-                tf.oof[unlabelled] = self._predict(tf.stage1, X, unlabelled).reshape(
-                    len(unlabelled), -1)
+            # Rows the task never labels, and with aligned folds its validation part.
+            rows = np.setdiff1d(np.arange(len(X)), tf.enc.labelled)
+            if self.aligned:
+                rows = np.concatenate([rows, tf.val_rows])
+            if len(rows):
+                tf.oof[rows] = self._predict(tf.stage1, X, rows).reshape(len(rows), -1)
         for (tf, te), model in zip(where, fold_models, strict=True):
             if len(te):
                 tf.oof[te] = self._predict(model, X, te).reshape(len(te), -1)
@@ -359,39 +350,40 @@ class StackingEngine:
         for i, tf in enumerate(fits):
             if tf.task.name not in stage2_inputs or len(tf.enc.labelled) > CV_SELECTION_MAX_ROWS:
                 continue
-            stage2 = stage2_models[with_stage2.index(tf)]
-            folds = tf.folds
-            if self.aligned:  # the stage-2 model is the first fold's model here too
-                cv_where.append((tf, folds[0][1]))
-                folds = folds[1:]
-            for k, (tr, te) in enumerate(folds):
+            rounds = stage2_models[with_stage2.index(tf)].best_iteration
+            for k, (tr, te) in enumerate(tf.folds):
+                if k == 0 and self.aligned:
+                    continue  # the stage-2 model is this fold's model
                 cv_jobs.append((self._train, (tf, i, 200 + k, stage2_inputs[tf.task.name], tr,
-                                              None, w(tf.task.name), stage2.best_iteration)))
+                                              None, w(tf.task.name), rounds)))
                 cv_where.append((tf, te))
         if self.progress is not None and cv_jobs:
             self.progress.total += len(cv_jobs)
             self.progress.refresh()
         cv_models = self._run(cv_jobs)
-        if self.aligned:
-            firsts = [stage2_models[with_stage2.index(tf)] for tf in fits
-                      if tf.task.name in stage2_inputs
-                      and len(tf.enc.labelled) <= CV_SELECTION_MAX_ROWS]
-            cv_models = _interleave_first(cv_models, firsts, self.n_folds - 1)
         self.cache.clear()  # free the binned tables here, not in whichever thread collects them
+        stacked_val = {
+            tf.task.name: self._predict(model, stage2_inputs[tf.task.name], tf.val_rows)
+            for tf, model in zip(with_stage2, stage2_models, strict=True)
+            if tf.val_rows is not None and len(tf.val_rows)
+        }
         oof2: dict[str, np.ndarray] = {}
         for (tf, te), model in zip(cv_where, cv_models, strict=True):
-            block = oof2.setdefault(tf.task.name, np.full((len(X), tf.oof.shape[1]), np.nan))
+            block = oof2.get(tf.task.name)
+            if block is None:
+                block = oof2[tf.task.name] = np.full((len(X), tf.oof.shape[1]), np.nan)
+                if self.aligned:
+                    val = tf.val_rows
+                    block[val] = stacked_val[tf.task.name].reshape(len(val), -1)
             if len(te):
                 block[te] = self._predict(model, stage2_inputs[tf.task.name], te).reshape(
                     len(te), -1)
         for tf, model in zip(with_stage2, stage2_models, strict=True):
             X2 = stage2_inputs[tf.task.name]
             cands = candidates[tf.task.name]
-            stacked_val = (self._predict(model, X2, tf.val_rows)
-                           if tf.val_rows is not None and len(tf.val_rows) else None)
-            self._affinity(tf, model, X2, stacked_val, cands, by_name, w(tf.task.name))
-            self._select(tf, X, stacked_val, oof2.get(tf.task.name), cands, model,
-                         w(tf.task.name))
+            val_pred = stacked_val.get(tf.task.name)
+            self._affinity(tf, model, X2, val_pred, cands, by_name, w(tf.task.name))
+            self._select(tf, X, val_pred, oof2.get(tf.task.name), cands, model, w(tf.task.name))
         return fits
 
     def _split(self, tf: TaskFit, index: int, groups: np.ndarray | None, stacked: bool) -> None:
