@@ -177,6 +177,7 @@ class StackingEngine:
         self.n_jobs = n_jobs
         self.progress = progress
         self.cache: dict = {}  # binned tables shared by the models of this fit
+        self.bases: dict = {}  # id of a stage-2 table -> the feature table it extends
 
     # -- helpers ---------------------------------------------------------------------------------
 
@@ -244,7 +245,8 @@ class StackingEngine:
         if rounds_override is not None:
             rounds, esr = rounds_override, None
         data = TrainData(X=X, y=tf.enc.y, rows=train_rows, weight=weights,
-                         val_rows=val_rows if esr else None, cache=self.cache)
+                         val_rows=val_rows if esr else None, cache=self.cache,
+                         base=self.bases.get(id(X)))
         return get_backend(task.backend).train(
             data,
             kind=task.kind,
@@ -334,9 +336,9 @@ class StackingEngine:
         for tf in fits:
             cands = candidates[tf.task.name]
             if cands:
-                stage2_inputs[tf.task.name] = pd.concat(
-                    [X.reset_index(drop=True)] + [blocks[c] for c in cands], axis=1
-                )
+                X2 = pd.concat([X.reset_index(drop=True)] + [blocks[c] for c in cands], axis=1)
+                stage2_inputs[tf.task.name] = X2
+                self.bases[id(X2)] = X
         jobs = [
             (self._train, (tf, i, 100, stage2_inputs[tf.task.name], tf.fit_rows, tf.val_rows,
                            w(tf.task.name), None))
@@ -361,7 +363,8 @@ class StackingEngine:
             self.progress.total += len(cv_jobs)
             self.progress.refresh()
         cv_models = self._run(cv_jobs)
-        self.cache.clear()  # free the binned tables here, not in whichever thread collects them
+        self.cache.clear()  # free the binned tables as soon as no model needs them
+        self.bases.clear()
         stacked_val = {
             tf.task.name: self._predict(model, stage2_inputs[tf.task.name], tf.val_rows)
             for tf, model in zip(with_stage2, stage2_models, strict=True)

@@ -20,6 +20,9 @@ class TrainData:
     ``X``, ``y`` and ``weight`` cover every row of the table; ``rows`` and ``val_rows`` pick the
     model's rows, so that a backend can bin the table once and take cheap row subsets of it.
     ``cache`` is a dict shared by all models of one fit, for the backend's binned data.
+    ``base``, when given, is a table whose columns ``X`` starts with (the stage-2 tables are the
+    feature table plus sibling columns), so that a backend can extend its binned form instead of
+    binning ``X`` whole.
     """
 
     X: pd.DataFrame
@@ -28,6 +31,7 @@ class TrainData:
     weight: np.ndarray | None = None
     val_rows: np.ndarray | None = None
     cache: dict | None = None
+    base: pd.DataFrame | None = None
 
     def part(self, which: str) -> tuple[pd.DataFrame, np.ndarray, np.ndarray | None]:
         rows = self.rows if which == "train" else self.val_rows

@@ -8,6 +8,7 @@ a row subset of it: LightGBM's ``Dataset.subset`` reuses the bin mappers, where 
 from __future__ import annotations
 
 import json
+import warnings
 from typing import Any
 
 import lightgbm as lgb
@@ -78,20 +79,58 @@ def _binned(data: TrainData, params: dict[str, Any]) -> tuple[lgb.Dataset, dict[
     key = ("lightgbm", id(data.X), json.dumps(binning, sort_keys=True, default=str))
     cache = data.cache if data.cache is not None else {}
     if key not in cache:
-        # Subsets need only the binned parent, not the raw table (which each subset would
-        # otherwise copy).
-        full = lgb.Dataset(data.X, np.zeros(len(data.X)), params=binning, free_raw_data=True)
-        cache[key] = full.construct()
+        extra = _extra_columns(data.X, data.base)
+        if extra is not None:
+            base, _ = _binned(TrainData(X=data.base, y=data.y, rows=data.rows, cache=cache),
+                              params)
+            cache[key] = _extend(base, extra, binning)
+        else:
+            # Subsets need only the binned parent, not the raw table (which each subset would
+            # otherwise copy).
+            full = lgb.Dataset(data.X, np.zeros(len(data.X)), params=binning, free_raw_data=True)
+            cache[key] = full.construct()
     return cache[key], binning
+
+
+def _extra_columns(X: pd.DataFrame, base: pd.DataFrame | None) -> pd.DataFrame | None:
+    """The numeric columns ``X`` adds to ``base``, or None when ``X`` does not extend it so."""
+    if base is None or len(X.columns) <= len(base.columns) or len(X) != len(base):
+        return None
+    if list(X.columns[:len(base.columns)]) != list(base.columns):
+        return None
+    extra = X.iloc[:, len(base.columns):]
+    if not all(kind in "biuf" for kind in (dtype.kind for dtype in extra.dtypes)):
+        return None
+    return extra
+
+
+def _extend(base: lgb.Dataset, extra: pd.DataFrame, binning: dict[str, Any]) -> lgb.Dataset:
+    """``base``'s binned table with the numeric columns ``extra`` binned and appended.
+
+    The stage-2 tables are the feature table plus a few sibling columns; binning them whole
+    would convert and bin every feature again (time, and a float copy of the table in memory).
+    LightGBM bins each feature on its own (with the same sampled rows for the same parameters),
+    so the result equals binning the whole table; a test checks the models agree.
+    """
+    table = base.subset(list(range(base.num_data())), params=binning).construct()  # a copy
+    added = lgb.Dataset(extra, np.zeros(len(extra)), params=binning, free_raw_data=True)
+    with warnings.catch_warnings():
+        # LightGBM warns that it drops raw data (there is none) and forgets the pandas
+        # categories, which are the base table's, as restored below.
+        warnings.simplefilter("ignore")
+        table.add_features_from(added.construct())
+    table.pandas_categorical = base.pandas_categorical
+    return table
 
 
 def _subset(full: lgb.Dataset, rows: np.ndarray, y: np.ndarray, w: np.ndarray | None,
             params: dict[str, Any]) -> lgb.Dataset:
-    order = np.argsort(rows, kind="stable")
-    part = full.subset(np.sort(rows), params=params).construct()
-    part.set_label(y[rows][order])
+    rows = np.sort(rows)  # LightGBM keeps a subset's rows in table order
+    # A list: LightGBM sorts the indices with Python's sorted(), slow on NumPy scalars.
+    part = full.subset(rows.tolist(), params=params).construct()
+    part.set_label(y[rows])
     if w is not None:
-        part.set_weight(w[rows][order])
+        part.set_weight(w[rows])
     return part
 
 
