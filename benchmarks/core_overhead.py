@@ -139,20 +139,23 @@ def run_variant(variant: str, quick: bool) -> dict:
             "protocol": protocol, "phases": phases, "phase_counts": counts}
 
 
-def _breakdown(runs: list[dict], loop_fit_s: float) -> list[str]:
-    """Where the stacked fit's time goes: medians over runs, in seconds and in loop fits."""
+def _breakdown(runs: list[dict]) -> list[str]:
+    """Where the stacked fit's time goes: medians over repeats, in seconds and in loop fits
+    (each repeat's part divided by the same repeat's loop fit)."""
+    loop = {r["repeat"]: r["fit_s"] for r in runs if r["variant"] == "loop"}
     oof = [r for r in runs if r["variant"] == "oof"]
     names = ["plain models", "fold models", "stacked models", "stacked fold models",
              "predictions"]
     names = [n for n in names if any(n in r["phases"] for r in oof)]
-    rows = {n: float(np.median([r["phases"].get(n, 0.0) for r in oof])) for n in names}
-    rows["everything else"] = float(np.median(
-        [r["fit_s"] - sum(r["phases"].values()) for r in oof]))
-    lines = ["Where `stacking=\"oof\"` spends its fit (medians; 1 loop = the loop's median fit):",
-             "", "| part | count | s | loops |", "|---|---|---|---|"]
-    for name, sec in rows.items():
+    parts = {n: [r["phases"].get(n, 0.0) for r in oof] for n in names}
+    parts["everything else"] = [r["fit_s"] - sum(r["phases"].values()) for r in oof]
+    lines = ["Where `stacking=\"oof\"` spends its fit (medians over repeats; loops = seconds "
+             "divided by the same repeat's loop fit):", "", "| part | count | s | loops |",
+             "|---|---|---|---|"]
+    for name, secs in parts.items():
         count = oof[0]["phase_counts"].get(name, "")
-        lines.append(f"| {name} | {count} | {sec:.2f} | {sec / loop_fit_s:.2f} |")
+        loops = [sec / loop[r["repeat"]] for sec, r in zip(secs, oof, strict=True)]
+        lines.append(f"| {name} | {count} | {np.median(secs):.2f} | {np.median(loops):.2f} |")
     return lines
 
 
@@ -173,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
             cmd = [sys.executable, "-m", "benchmarks.core_overhead", "--variant", variant]
             out = subprocess.run(cmd + (["--quick"] if args.quick else []), check=True,
                                  capture_output=True, text=True).stdout
-            runs.append(json.loads(out.strip().splitlines()[-1]))
+            runs.append({**json.loads(out.strip().splitlines()[-1]), "repeat": r})
             print(f"repeat {r}: {variant:5s} fit {runs[-1]['fit_s']:.2f} s, "
                   f"predict {runs[-1]['predict_s']:.3f} s, peak +{runs[-1]['fit_peak_mb']:.0f} MB",
                   flush=True)
@@ -186,12 +189,17 @@ def main(argv: list[str] | None = None) -> int:
             "fit_peak_mb": float(np.median([r["fit_peak_mb"] for r in rs])),
             "auc": {t: float(np.mean([r["auc"][t] for r in rs])) for t in TASKS},
         }
-    loop = summary["loop"]
+    # Ratios are paired: each repeat runs every variant back to back, and the machine's speed
+    # drifts between repeats by more than the differences measured here.
+    by_repeat = {(r["repeat"], r["variant"]): r for r in runs}
     for variant in ("none", "oof"):
         s = summary[variant]
-        s["fit_ratio"] = s["fit_s"] / loop["fit_s"]
-        s["predict_ratio"] = s["predict_s"] / loop["predict_s"]
-        s["memory_ratio"] = s["fit_peak_mb"] / loop["fit_peak_mb"]
+        for key, field in (("fit", "fit_s"), ("predict", "predict_s"),
+                           ("memory", "fit_peak_mb")):
+            ratios = [by_repeat[(r, variant)][field] / by_repeat[(r, "loop")][field]
+                      for r in range(repeats)]
+            s[f"{key}_ratio"] = float(np.median(ratios))
+            s[f"{key}_ratio_range"] = [float(min(ratios)), float(max(ratios))]
     report = {
         "date": date.today().isoformat(),
         "machine": f"{platform.machine()}, {platform.processor() or 'cpu'}, "
@@ -208,8 +216,10 @@ def main(argv: list[str] | None = None) -> int:
         "",
         f"Date {report['date']}; {report['machine']}; protocol {report['protocol']}; "
         f"{report['n_train']} training rows, {report['n_test']} test rows; tasks {TASKS}; "
-        f"params {PARAMS}, early stopping 50 on 20 % of each task's rows; medians of "
-        f"{repeats} runs per variant, each in its own process.",
+        f"params {PARAMS}, early stopping 50 on 20 % of each task's rows; {repeats} repeats, "
+        "each running every variant in its own process, back to back. Times and memory are "
+        "medians over repeats; ratios are medians of each repeat's ratio to that repeat's loop "
+        "(range in brackets).",
         "",
         "| variant | fit s | fit ratio | predict s | predict ratio | peak MB (fit) | memory ratio "
         "| AUC income | AUC never married |",
@@ -219,7 +229,10 @@ def main(argv: list[str] | None = None) -> int:
         s = summary[variant]
 
         def ratio(k, s=s):
-            return f"{s[k]:.2f}x" if k in s else "1.00x"
+            if k not in s:
+                return "1.00x"
+            low, high = s[f"{k}_range"]
+            return f"{s[k]:.2f}x [{low:.2f}-{high:.2f}]"
 
         lines.append(
             f"| {'loop of LightGBM' if variant == 'loop' else 'gbmtl stacking=' + variant} | "
@@ -227,7 +240,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{ratio('predict_ratio')} | {s['fit_peak_mb']:.0f} | {ratio('memory_ratio')} | "
             f"{s['auc']['income_50k']:.4f} | {s['auc']['never_married']:.4f} |"
         )
-    lines += ["", *_breakdown(runs, loop["fit_s"])]
+    lines += ["", *_breakdown(runs)]
     lines.append("")
     lines.append(f"Command: `python -m benchmarks.core_overhead{' --quick' if args.quick else ''}`")
     (RESULTS / f"{stem}.md").write_text("\n".join(lines) + "\n")
