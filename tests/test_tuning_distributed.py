@@ -22,9 +22,10 @@ from test_tuning import write_config  # noqa: E402
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
-#: Trials of about a second each, so that a worker can be caught in the middle of one.
-SLOW = dict(n=3000, params="n_estimators = 150, verbose = -1, min_child_samples = 5",
-            early_stopping_rounds=150)
+#: Trials of one to a few seconds whatever parameters the sampler draws (no early stop before
+#: the last round), so that two workers overlap and a worker is reliably caught mid-trial.
+SLOW = dict(n=10_000, params="n_estimators = 600, verbose = -1, min_child_samples = 5",
+            early_stopping_rounds=600)
 
 
 def cli(config: str, storage: str, study: str, n_trials: int, *extra: str) -> list[str]:
