@@ -177,7 +177,7 @@ class StackingEngine:
         self.n_jobs = n_jobs
         self.progress = progress
         self.cache: dict = {}  # binned tables shared by the models of this fit
-        self.bases: dict = {}  # id of a stage-2 table -> the feature table it extends
+        self.features: pd.DataFrame | None = None  # the table every stage-2 table extends
 
     # -- helpers ---------------------------------------------------------------------------------
 
@@ -246,7 +246,7 @@ class StackingEngine:
             rounds, esr = rounds_override, None
         data = TrainData(X=X, y=tf.enc.y, rows=train_rows, weight=weights,
                          val_rows=val_rows if esr else None, cache=self.cache,
-                         base=self.bases.get(id(X)))
+                         base=None if X is self.features else self.features)
         return get_backend(task.backend).train(
             data,
             kind=task.kind,
@@ -269,6 +269,11 @@ class StackingEngine:
         """
         return self.cv is None and bool(self.early_stopping_rounds) and self.n_folds >= 3
 
+    def _folds_to_train(self, tf: TaskFit) -> list[tuple[int, tuple[np.ndarray, np.ndarray]]]:
+        """The task's numbered folds that need a model of their own: with aligned folds, the
+        first fold's model is the one already trained on the fitting rows (plain or stage 2)."""
+        return list(enumerate(tf.folds))[1 if self.aligned else 0:]
+
     def n_steps(self, n_tasks: int, n_folds: int) -> int:
         if self.stacking == "none":
             return n_tasks
@@ -283,6 +288,7 @@ class StackingEngine:
         groups: np.ndarray | None,
     ) -> list[TaskFit]:
         fits = [TaskFit(task=t, enc=encoded[t.name]) for t in tasks]
+        self.features = X
         w = (lambda name: None) if weights is None else weights.get
         stacked = self.stacking != "none" and len(fits) >= 2
         for i, tf in enumerate(fits):
@@ -297,15 +303,14 @@ class StackingEngine:
             tf.stage1 = model
         if not stacked:
             self.cache.clear()
+            self.features = None
             return fits
 
         # Out-of-fold predictions, with the plain model's number of rounds (no early stopping on
         # the rows being predicted). Rows a task never labels get its stage-1 prediction.
         jobs, where = [], []
         for i, tf in enumerate(fits):
-            for k, (tr, te) in enumerate(tf.folds):
-                if k == 0 and self.aligned:
-                    continue  # the plain model is this fold's model
+            for k, (tr, te) in self._folds_to_train(tf):
                 jobs.append((self._train,
                              (tf, i, k, X, tr, None, w(tf.task.name), tf.stage1.best_iteration)))
                 where.append((tf, te))
@@ -338,7 +343,6 @@ class StackingEngine:
             if cands:
                 X2 = pd.concat([X.reset_index(drop=True)] + [blocks[c] for c in cands], axis=1)
                 stage2_inputs[tf.task.name] = X2
-                self.bases[id(X2)] = X
         jobs = [
             (self._train, (tf, i, 100, stage2_inputs[tf.task.name], tf.fit_rows, tf.val_rows,
                            w(tf.task.name), None))
@@ -353,9 +357,7 @@ class StackingEngine:
             if tf.task.name not in stage2_inputs or len(tf.enc.labelled) > CV_SELECTION_MAX_ROWS:
                 continue
             rounds = stage2_models[with_stage2.index(tf)].best_iteration
-            for k, (tr, te) in enumerate(tf.folds):
-                if k == 0 and self.aligned:
-                    continue  # the stage-2 model is this fold's model
+            for k, (tr, te) in self._folds_to_train(tf):
                 cv_jobs.append((self._train, (tf, i, 200 + k, stage2_inputs[tf.task.name], tr,
                                               None, w(tf.task.name), rounds)))
                 cv_where.append((tf, te))
@@ -364,7 +366,7 @@ class StackingEngine:
             self.progress.refresh()
         cv_models = self._run(cv_jobs)
         self.cache.clear()  # free the binned tables as soon as no model needs them
-        self.bases.clear()
+        self.features = None
         stacked_val = {
             tf.task.name: self._predict(model, stage2_inputs[tf.task.name], tf.val_rows)
             for tf, model in zip(with_stage2, stage2_models, strict=True)
