@@ -23,7 +23,8 @@ NEURAL = {
     "mmoe": "mmoe",
     "ple": "ple",
 }
-MODELS = ("gbmtl", "lightgbm", "chain", "xgb_multi", *NEURAL)
+MODELS = ("gbmtl", "gbmtl_none", "lightgbm", "lightgbm_libdefaults", "gbmtl_offset",
+          "gbmtl_stacking", "gbmtl_shared_trees", "autogluon", "chain", "xgb_multi", *NEURAL)
 
 #: Boosting rounds / epochs of ``--quick`` runs (a smoke test, not a result).
 QUICK_ROUNDS = 30
@@ -70,33 +71,48 @@ def _outputs(model, X, kinds) -> dict[str, np.ndarray]:
 
 
 class GBMTL(Adapter):
-    """``MultiTaskBooster`` with sibling stacking (``"oof"``) or without (``"none"``)."""
+    """``MultiTaskBooster`` with one sharing setting (see :data:`GBMTL_VARIANTS`)."""
 
-    def __init__(self, stacking: str, **kw):
+    def __init__(self, name: str, **kw):
         super().__init__(**kw)
-        self.stacking = stacking
-        self.name = "gbmtl" if stacking == "oof" else "lightgbm"
+        self.name = name
 
     def fit(self, X, Y, kinds):
         from gbmtl import MultiTaskBooster
 
-        params = {"n_estimators": QUICK_ROUNDS} if self.quick else None
+        params = dict(GBMTL_VARIANTS[self.name])
+        extra = params.pop("params", None)
+        if self.quick:
+            extra = {**(extra or {}), "n_estimators": QUICK_ROUNDS}
         self.model = MultiTaskBooster(
-            tasks=dict(kinds), params=params, stacking=self.stacking,
-            random_state=self.seed, n_jobs=self.n_jobs,
+            tasks=dict(kinds), params=extra, random_state=self.seed, n_jobs=self.n_jobs, **params,
         ).fit(X, Y)
         self.classes = dict(self.model.classes_)
-        if self.stacking == "oof":
-            report = self.model.stacking_report_
-            self.notes.append("siblings used: " + "; ".join(
-                f"{t} <- {s or '-'}" for t, s in report["siblings_used"].items()
-            ))
+        report = self.model.sharing_report_
+        self.notes.append("mechanisms: " + "; ".join(
+            f"{t} <- {m}" for t, m in report["mechanism"].items()))
 
     def predict(self, X):
         return _outputs(self.model, X, self.kinds_of_model())
 
     def kinds_of_model(self):
         return {t.name: t.kind for t in self.model.tasks_}
+
+
+#: gbmtl variants: the default, sharing off (bagging still on where gbmtl bags), one plain
+#: early-stopped LightGBM per task with gbmtl's default parameters (the independent baseline),
+#: the same with LightGBM's own defaults, and each mechanism forced on (the ablation).
+GBMTL_VARIANTS: dict[str, dict] = {
+    "gbmtl": {},
+    "gbmtl_none": {"sharing": "none"},
+    "lightgbm": {"sharing": "none", "bagging": False},
+    "lightgbm_libdefaults": {"sharing": "none", "bagging": False,
+                             "params": {"learning_rate": 0.1, "num_leaves": 31,
+                                        "min_child_samples": 20, "lambda_l2": 0.0}},
+    "gbmtl_offset": {"sharing": "offset"},
+    "gbmtl_stacking": {"sharing": "stacking"},
+    "gbmtl_shared_trees": {"sharing": "shared_trees"},
+}
 
 
 class Neural(Adapter):
@@ -228,10 +244,12 @@ class XGBMulti(_JointTargets):
 def make_adapter(name: str, seed: int, n_jobs: int = 1, quick: bool = False) -> Adapter:
     """The adapter of model ``name`` (one of :data:`MODELS`)."""
     kw = dict(seed=seed, n_jobs=n_jobs, quick=quick)
-    if name == "gbmtl":
-        return GBMTL("oof", **kw)
-    if name == "lightgbm":
-        return GBMTL("none", **kw)
+    if name in GBMTL_VARIANTS:
+        return GBMTL(name, **kw)
+    if name == "autogluon":
+        from benchmarks._autogluon import AutoGluon
+
+        return AutoGluon(**kw)
     if name == "chain":
         return Chain(**kw)
     if name == "xgb_multi":

@@ -24,7 +24,8 @@ import numpy as np
 RESULTS = Path(__file__).resolve().parent / "results"
 TASKS = ["income_50k", "never_married"]
 PARAMS = {"learning_rate": 0.1, "num_leaves": 31}
-VARIANTS = ["loop", "none", "oof"]
+#: The plain loop, gbmtl with sharing off, and gbmtl's default (sharing="auto").
+VARIANTS = ["loop", "none", "auto"]
 
 
 def _status_mb(field: str) -> float:
@@ -71,59 +72,23 @@ def _fit_loop(X, Y):
     return models
 
 
-def _phase_timer():
-    """Time the stacking engine's model fits by kind and its predictions (for the breakdown).
-
-    The engine numbers its fits: -1 the plain model, 0-99 fold models, 100 the stacked model,
-    200 and up the stacked model's folds (label-scarce tasks only).
-    """
-    from gbmtl._stacking import StackingEngine
-
-    phases: dict[str, float] = {}
-    counts: dict[str, int] = {}
-    train, predict = StackingEngine._train, StackingEngine._predict
-
-    def kind(fold: int) -> str:
-        if fold < 0:
-            return "plain models"
-        if fold < 100:
-            return "fold models"
-        return "stacked models" if fold == 100 else "stacked fold models"
-
-    def timed_train(self, tf, index, fold, *args):
-        start = time.perf_counter()
-        model = train(self, tf, index, fold, *args)
-        name = kind(fold)
-        phases[name] = phases.get(name, 0.0) + time.perf_counter() - start
-        counts[name] = counts.get(name, 0) + 1
-        return model
-
-    def timed_predict(self, *args, **kwargs):
-        start = time.perf_counter()
-        out = predict(self, *args, **kwargs)
-        phases["predictions"] = phases.get("predictions", 0.0) + time.perf_counter() - start
-        counts["predictions"] = counts.get("predictions", 0) + 1
-        return out
-
-    StackingEngine._train, StackingEngine._predict = timed_train, timed_predict
-    return phases, counts
-
-
 def run_variant(variant: str, quick: bool) -> dict:
     """Fit and predict one variant in this process; report times, memory and test AUCs."""
     from sklearn.metrics import roc_auc_score
 
     from gbmtl import MultiTaskBooster
+    from gbmtl._executor import JobTimer
 
     Xtr, Ytr, Xte, Yte, protocol = _load(quick)
-    phases, counts = _phase_timer() if variant == "oof" else ({}, {})
+    timer = JobTimer()
     base = _status_mb("VmRSS")
     _reset_peak()
     start = time.perf_counter()
     if variant == "loop":
         models = _fit_loop(Xtr, Ytr)
     else:
-        model = MultiTaskBooster(params=PARAMS, stacking=variant, random_state=0).fit(Xtr, Ytr)
+        model = MultiTaskBooster(params=PARAMS, sharing=variant, random_state=0)
+        model.fit(Xtr, Ytr, callbacks=[timer])
     fit_s = time.perf_counter() - start
     peak = _status_mb("VmHWM")
     start = time.perf_counter()
@@ -134,26 +99,32 @@ def run_variant(variant: str, quick: bool) -> dict:
         pred = {t: p[:, 1] for t, p in proba.items()}
     predict_s = time.perf_counter() - start
     aucs = {t: float(roc_auc_score(Yte[t], pred[t])) for t in TASKS}
+    jobs = timer.frame()
+    phases = jobs.groupby("role")["seconds"].sum().to_dict()
+    counts = {k: int(v) for k, v in jobs.groupby("role").size().items()}
+    chosen = ({} if variant == "loop" else model.sharing_report_["mechanism"].to_dict())
     return {"variant": variant, "fit_s": fit_s, "predict_s": predict_s,
             "fit_peak_mb": peak - base, "auc": aucs, "n_train": len(Xtr), "n_test": len(Xte),
-            "protocol": protocol, "phases": phases, "phase_counts": counts}
+            "protocol": protocol, "phases": phases, "phase_counts": counts, "chosen": chosen}
 
 
 def _breakdown(runs: list[dict]) -> list[str]:
-    """Where the stacked fit's time goes: medians over repeats, in seconds and in loop fits
-    (each repeat's part divided by the same repeat's loop fit)."""
+    """Where the default fit's time goes, by mechanism: medians over repeats, in seconds and in
+    loop fits (each repeat's part divided by the same repeat's loop fit)."""
     loop = {r["repeat"]: r["fit_s"] for r in runs if r["variant"] == "loop"}
-    oof = [r for r in runs if r["variant"] == "oof"]
-    names = ["plain models", "fold models", "stacked models", "stacked fold models",
-             "predictions"]
+    oof = [r for r in runs if r["variant"] == "auto"]
+    names = ["independent", "offset", "stacking", "shared_trees"]
     names = [n for n in names if any(n in r["phases"] for r in oof)]
-    parts = {n: [r["phases"].get(n, 0.0) for r in oof] for n in names}
-    parts["everything else"] = [r["fit_s"] - sum(r["phases"].values()) for r in oof]
-    lines = ["Where `stacking=\"oof\"` spends its fit (medians over repeats; loops = seconds "
-             "divided by the same repeat's loop fit):", "", "| part | count | s | loops |",
-             "|---|---|---|---|"]
+    parts = {f"{n} models": [r["phases"].get(n, 0.0) for r in oof] for n in names}
+    parts["everything else (predictions, GLMs, choice)"] = [
+        r["fit_s"] - sum(r["phases"].values()) for r in oof]
+    counts = {f"{n} models": oof[0]["phase_counts"].get(n, "") for n in names}
+    lines = ["Where the default fit (`sharing=\"auto\"`) spends its time, by mechanism "
+             "(medians over repeats; loops = seconds divided by the same repeat's loop fit). "
+             f"Mechanisms chosen: {oof[0]['chosen']}.", "",
+             "| part | models | s | loops |", "|---|---|---|---|"]
     for name, secs in parts.items():
-        count = oof[0]["phase_counts"].get(name, "")
+        count = counts.get(name, "")
         loops = [sec / loop[r["repeat"]] for sec, r in zip(secs, oof, strict=True)]
         lines.append(f"| {name} | {count} | {np.median(secs):.2f} | {np.median(loops):.2f} |")
     return lines
@@ -192,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     # Ratios are paired: each repeat runs every variant back to back, and the machine's speed
     # drifts between repeats by more than the differences measured here.
     by_repeat = {(r["repeat"], r["variant"]): r for r in runs}
-    for variant in ("none", "oof"):
+    for variant in ("none", "auto"):
         s = summary[variant]
         for key, field in (("fit", "fit_s"), ("predict", "predict_s"),
                            ("memory", "fit_peak_mb")):
@@ -235,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
             return f"{s[k]:.2f}x [{low:.2f}-{high:.2f}]"
 
         lines.append(
-            f"| {'loop of LightGBM' if variant == 'loop' else 'gbmtl stacking=' + variant} | "
+            f"| {'loop of LightGBM' if variant == 'loop' else 'gbmtl sharing=' + variant} | "
             f"{s['fit_s']:.2f} | {ratio('fit_ratio')} | {s['predict_s']:.3f} | "
             f"{ratio('predict_ratio')} | {s['fit_peak_mb']:.0f} | {ratio('memory_ratio')} | "
             f"{s['auc']['income_50k']:.4f} | {s['auc']['never_married']:.4f} |"

@@ -46,3 +46,33 @@ def bootstrap_gain_se(metric: Metric, y, p_new, p_old, weight, n_boot: int, rng)
         diffs = np.asarray(diffs, dtype=float)
     diffs = diffs[np.isfinite(diffs)]
     return float(diffs.std(ddof=1)) if diffs.size > 2 else float("inf")
+
+
+def bootstrap_metric_draws(metric: Metric, y, preds: dict, weight, n_boot: int, rng,
+                           chunk: int = 50) -> dict:
+    """The metric of every prediction in ``preds`` on the same ``n_boot`` row resamples.
+
+    Drawing every model on the same resamples keeps their differences paired and lets a
+    selection rule account for how correlated the candidates are (a max over resamples).
+    Resample weights are built ``chunk`` at a time so memory stays ``chunk x rows``.
+    """
+    n = len(y)
+    out = {k: [] for k in preds}
+    if metric.name == "auc":
+        for start in range(0, n_boot, chunk):
+            size = min(chunk, n_boot - start)
+            counts = rng.multinomial(n, np.full(n, 1.0 / n), size=size).astype(float)
+            if weight is not None:
+                counts *= weight
+            for k, p in preds.items():
+                out[k].append(_weighted_auc(y, p, counts))
+        return {k: np.concatenate(v) for k, v in out.items()}
+    for _ in range(n_boot):
+        b = rng.integers(0, n, n)
+        wb = None if weight is None else weight[b]
+        for k, p in preds.items():
+            try:
+                out[k].append(metric(y[b], p[b], wb))
+            except ValueError:  # e.g. a resample with a single class
+                out[k].append(np.nan)
+    return {k: np.asarray(v, dtype=float) for k, v in out.items()}

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import clone
 
-from gbmtl._stacking import SIBLING_PREFIX
+from gbmtl.sharing._siblings import SIBLING_PREFIX
 
 
 def _is_categorical(s: pd.Series) -> bool:

@@ -1,9 +1,10 @@
-"""MultiTaskBooster: one gradient-boosted model per task, sharing features and sibling predictions."""
+"""MultiTaskBooster: gradient-boosted trees for several targets, sharing between them per task."""
 
 from __future__ import annotations
 
 import logging
 import os
+import warnings
 from typing import Any
 
 import numpy as np
@@ -12,9 +13,11 @@ from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
+from gbmtl._executor import ProgressBar, SequentialExecutor
 from gbmtl._features import SharedFeatures
 from gbmtl._labels import encode_labels, encode_with_classes
-from gbmtl._stacking import StackingEngine, TaskFit, as_feature_block, sibling_columns
+from gbmtl._links import link
+from gbmtl._planning import parse_sharing, plan_fit, planned_jobs
 from gbmtl._validation import (
     as_frame_X,
     as_frame_Y,
@@ -22,8 +25,12 @@ from gbmtl._validation import (
     check_predict_columns,
     check_sample_weight,
 )
+from gbmtl.backends import BACKENDS
 from gbmtl.calibration import Calibrator, fit_calibrator, resolve_calibration
 from gbmtl.metrics import get_metric, task_score
+from gbmtl.sharing import CHOICES, SHARING_NAMES
+from gbmtl.sharing._fit import TaskResult, fit_all
+from gbmtl.sharing._siblings import SiblingInputs
 from gbmtl.tasks import Task, resolve_tasks
 
 __all__ = ["MultiTaskBooster"]
@@ -34,9 +41,10 @@ logger = logging.getLogger("gbmtl")
 class MultiTaskBooster(BaseEstimator):
     """Gradient-boosted trees for several related targets on the same rows.
 
-    Each task gets its own LightGBM or XGBoost model trained on the rows where its label is known.
-    With ``stacking="oof"`` each task's model may also see its sibling tasks' out-of-fold
-    predictions; whether it does is decided per task on its own validation rows (see Notes).
+    Each task gets its own LightGBM or XGBoost model trained on the rows where its label is known
+    (the *independent* model). Tasks may also learn from their siblings through three sharing
+    mechanisms, compared per task on held-out predictions and kept only where they win beyond
+    noise (see Notes and ``sharing_report_``).
 
     Parameters
     ----------
@@ -47,35 +55,54 @@ class MultiTaskBooster(BaseEstimator):
     params : dict or None
         Backend parameters shared by all tasks; a task's own ``params`` override them.
         ``n_estimators`` is the maximum number of boosting rounds (default 1000 with early
-        stopping, 100 without).
-    stacking : {"oof", "none"}, default "oof"
-        ``"oof"`` adds sibling tasks' out-of-fold predictions as features where they help.
+        stopping, 100 without). Tasks with at most 20,000 labelled rows start from smaller,
+        regularised defaults (see :mod:`gbmtl._defaults`); any parameter given here wins.
+    sharing : "auto", "none", a mechanism name, or a list of names, default "auto"
+        How tasks learn from each other: ``"offset"`` (trees boost from a GLM on the siblings'
+        scores), ``"stacking"`` (siblings' predictions as extra columns), ``"shared_trees"``
+        (one ensemble of multi-output trees over all tasks). One name forces that mechanism on
+        every task; a list makes each task choose among its independent model and those;
+        ``"auto"`` chooses among all of them (shared trees only for tasks with at most 20,000
+        labelled rows, on tables of at most 200,000 rows, where its cost pays); ``"none"`` keeps
+        independent models. A task's own ``Task.sharing`` overrides it for that task.
     siblings : dict task -> list of task names, or None
-        Candidate siblings per task; None makes every other task a candidate.
+        Tasks each task may learn from; None makes every other task a sibling.
     n_folds : int, default 5
         Folds for the out-of-fold predictions when ``cv`` is None.
     cv : int, scikit-learn splitter or None
-        A number of folds (like ``n_folds``) or a splitter for the out-of-fold predictions (applied to each task's labelled rows). It may
-        leave rows without a test fold (e.g. time-ordered splitters); their sibling features are
-        then missing, which the trees handle natively.
+        A number of folds (like ``n_folds``) or a splitter for the out-of-fold predictions
+        (applied to each task's labelled rows). It may leave rows without a test fold (e.g.
+        time-ordered splitters); their sibling inputs are then missing, which the trees handle
+        natively. Fold models are averaged (``bagging``) only with the default folds.
     shared_features : scikit-learn transformer or None
         Fit once on all rows of ``X`` (never on labels) and shared by every task.
     early_stopping_rounds : int or None, default 50
         Patience of early stopping on a validation part (20 %) of each task's own labelled rows.
-        None trains for ``n_estimators`` rounds on all labelled rows and disables sibling
-        selection (nothing is left to measure it on), so stacking is then off.
+        None trains for ``n_estimators`` rounds on all labelled rows; nothing is then left to
+        compare mechanisms on, so sharing and bagging are off.
     random_state : int, RandomState or None
         Seeds every split and model; the same value gives identical predictions.
     n_jobs : int or None
         Threads each model trains with (None or -1: all cores). Models train one after another
         (LightGBM's booster set-up is not thread-safe). Results do not depend on it.
     verbose : int, default 0
-        1 shows a progress bar, 2 also logs sibling-selection decisions.
+        1 shows a progress bar, 2 also logs each task's sharing decision to the ``gbmtl``
+        logger.
     calibration : None, "sigmoid", "isotonic", or dict task -> method
         Calibrate the probabilities of binary tasks (all of them for a method name). The
-        calibrator is fit on predictions for rows the final model never trained on: the
-        out-of-fold predictions when the task keeps its plain model, else its early-stopping
-        validation rows. Needs ``early_stopping_rounds`` or ``stacking="oof"``.
+        calibrator is fit on held-out predictions of the task's final mechanism: out-of-fold
+        where the task has fold models, else its early-stopping validation rows.
+    bagging : "auto", True or False, default "auto"
+        Predict with the average of a task's fold models (each already trained for the
+        out-of-fold predictions) instead of the one model fit on 80 % of its rows, as AutoML
+        tools do. ``"auto"`` bags tasks with at most 20,000 labelled rows, where a single
+        model's variance costs most; predicting then costs ``n_folds`` models per mechanism.
+    sharing_params : dict mechanism -> dict, or None
+        Settings of a mechanism: ``{"shared_trees": {...}}`` takes XGBoost parameters of the
+        shared ensemble (``n_estimators`` is its maximum number of rounds).
+    stacking : {"oof", "none"} or None
+        Deprecated: ``stacking="oof"`` is ``sharing=["stacking"]``, ``"none"`` is
+        ``sharing="none"``.
 
     Attributes
     ----------
@@ -83,33 +110,37 @@ class MultiTaskBooster(BaseEstimator):
         Tasks with kind, metric and backend filled in.
     classes_ : dict task -> ndarray
         Sorted classes of each classification task.
+    sharing_report_ : DataFrame
+        Per task: the mechanism chosen, why, the basis of the comparison (``"out-of-fold"`` or
+        ``"validation"``), the gain of each compared mechanism over the independent model with
+        its bootstrap standard error (in the task's metric, higher is better), whether the task
+        predicts with bagged fold models, and its number of rounds.
     oof_predictions_ : DataFrame
-        Out-of-fold predictions of every task for every training row (``stacking="oof"``).
+        Out-of-fold predictions of the independent models for every training row (the sibling
+        inputs), for tasks that have fold models; rows a task never labels are predicted by
+        models that never saw them.
     task_affinity_ : DataFrame
         Rows are tasks, columns siblings: the drop in the task's validation metric (in the
-        metric's own units, positive = the sibling helps) when that sibling's predictions are
-        permuted. Measured on training data only.
+        metric's own units, positive = the sibling helps) when that sibling's inputs are
+        permuted, measured with the task's chosen sibling mechanism (else offset or stacking).
     calibrators_ : dict task -> Calibrator
-        Fitted calibrators of the calibrated tasks (see ``calibration``).
-    stacking_report_ : DataFrame
-        Per task: the siblings used, the validation gain of stacking over the plain model, its
-        bootstrap standard error (NaN where stacking did not beat the plain model at all), what
-        the decision rested on (``"validation"`` rows or ``"out-of-fold"`` predictions), and
-        the number of boosting rounds kept.
     feature_importances_ : DataFrame
-        Total gain per feature (rows, sibling features included) and task (columns).
+        Total gain per feature (and per sibling, ``"sibling:<task>"``) of each task's final
+        model.
     feature_names_in_ : ndarray of str
     n_features_in_ : int
 
     Notes
     -----
-    Fit runs in stages: (1) a plain model per task, early-stopped on 20 % of its labelled rows;
-    (2) with stacking, K fold models per task give out-of-fold predictions, so no row's sibling
-    feature was produced by a model that saw that row's label; (3) a stacked model per task on
-    the same rows; it replaces the plain model only when its gain exceeds 1.5 bootstrap standard
-    errors: measured on the validation rows, or, for tasks with at most 20,000 labelled rows, on
-    out-of-fold predictions of all labelled rows (K more stage-2 fits on the same folds), since
-    a small validation part cannot show a label-scarce task's gain beyond noise. At predict time the plain models give the sibling features.
+    A fit (1) trains every task's independent model, early-stopped on 20 % of its labelled rows,
+    and fold models at the same number of rounds, whose out-of-fold scores are the sibling
+    inputs: no row's sibling input was produced by a model that saw that row's label; (2) fits
+    each sharing mechanism a task compares; (3) keeps a mechanism only if its gain over the
+    independent model exceeds ``z`` bootstrap standard errors (1.5 for one candidate, 2.04 for
+    three: at most 6.7 % false picks where siblings carry nothing), measured on out-of-fold
+    predictions of all labelled rows for tasks with at most 20,000 of them (every mechanism then
+    trains fold models too), else on the validation rows. At predict time the independent models
+    give the sibling inputs.
     """
 
     def __init__(
@@ -117,7 +148,7 @@ class MultiTaskBooster(BaseEstimator):
         tasks=None,
         backend: str = "lightgbm",
         params: dict[str, Any] | None = None,
-        stacking: str = "oof",
+        sharing="auto",
         siblings: dict[str, list[str]] | None = None,
         n_folds: int = 5,
         cv=None,
@@ -127,11 +158,14 @@ class MultiTaskBooster(BaseEstimator):
         n_jobs: int | None = None,
         verbose: int = 0,
         calibration=None,
+        bagging="auto",
+        sharing_params: dict[str, dict[str, Any]] | None = None,
+        stacking: str | None = None,
     ):
         self.tasks = tasks
         self.backend = backend
         self.params = params
-        self.stacking = stacking
+        self.sharing = sharing
         self.siblings = siblings
         self.n_folds = n_folds
         self.cv = cv
@@ -141,14 +175,29 @@ class MultiTaskBooster(BaseEstimator):
         self.n_jobs = n_jobs
         self.verbose = verbose
         self.calibration = calibration
+        self.bagging = bagging
+        self.sharing_params = sharing_params
+        self.stacking = stacking
 
     # -- validation --------------------------------------------------------------------------------
 
     def _check_params(self) -> None:
-        if self.backend not in ("lightgbm", "xgboost"):
-            raise ValueError(f"backend: expected 'lightgbm' or 'xgboost', got {self.backend!r}")
-        if self.stacking not in ("oof", "none"):
+        if self.backend not in BACKENDS:
+            raise ValueError(f"backend: expected one of {sorted(BACKENDS)}, got {self.backend!r}")
+        parse_sharing(self.sharing)
+        if self.stacking is not None and self.stacking not in ("oof", "none"):
             raise ValueError(f"stacking: expected 'oof' or 'none', got {self.stacking!r}")
+        if self.bagging not in ("auto", True, False):
+            raise ValueError(f"bagging: expected 'auto', True or False, got {self.bagging!r}")
+        if self.sharing_params is not None:
+            bad = ([] if isinstance(self.sharing_params, dict) else [self.sharing_params]) or [
+                k for k, v in self.sharing_params.items()
+                if k not in SHARING_NAMES or not isinstance(v, dict)]
+            if bad:
+                raise ValueError(
+                    f"sharing_params: expected a dict mechanism -> dict of settings with "
+                    f"mechanisms among {list(SHARING_NAMES)}; got {bad!r}"
+                )
         if not isinstance(self.n_folds, (int, np.integer)) or self.n_folds < 2:
             raise ValueError(f"n_folds: expected an integer >= 2, got {self.n_folds!r}")
         cv_ok = (self.cv is None
@@ -173,6 +222,21 @@ class MultiTaskBooster(BaseEstimator):
                                         or self.n_jobs == 0):
             raise ValueError(f"n_jobs: expected None, -1 or a positive integer, got {self.n_jobs!r}")
 
+    def _sharing(self):
+        """The ``sharing`` value in force, mapping the deprecated ``stacking`` onto it."""
+        if self.stacking is None:
+            return self.sharing
+        if self.sharing != "auto":
+            raise ValueError("stacking is deprecated and cannot be combined with sharing; "
+                             "give sharing alone")
+        new = "['stacking']" if self.stacking == "oof" else "'none'"
+        warnings.warn(
+            f"stacking={self.stacking!r} is deprecated and will be removed; write "
+            f"sharing={new} (or leave sharing='auto' to compare every mechanism)",
+            DeprecationWarning, stacklevel=3,
+        )
+        return ["stacking"] if self.stacking == "oof" else "none"
+
     def _check_siblings(self, names: list[str]) -> dict[str, list[str]] | None:
         if self.siblings is None:
             return None
@@ -194,7 +258,7 @@ class MultiTaskBooster(BaseEstimator):
 
     # -- fit ---------------------------------------------------------------------------------------
 
-    def fit(self, X, Y, sample_weight=None, groups=None) -> MultiTaskBooster:
+    def fit(self, X, Y, sample_weight=None, groups=None, callbacks=None) -> MultiTaskBooster:
         """Fit every task.
 
         Parameters
@@ -204,12 +268,15 @@ class MultiTaskBooster(BaseEstimator):
         sample_weight : array of shape (n,) or (n, n_tasks), optional
         groups : array of shape (n,), optional
             Rows of one group (e.g. a customer) stay in one fold and one side of the split.
+        callbacks : list of gbmtl._executor.Callback, optional
+            Told about every model job the fit runs (e.g. ``JobTimer`` for a cost breakdown).
 
         Returns
         -------
         self
         """
         self._check_params()
+        sharing = self._sharing()
         X = as_frame_X(X)
         if len(X) == 0:
             raise ValueError("X has no rows")
@@ -239,122 +306,125 @@ class MultiTaskBooster(BaseEstimator):
                     )
         seed = (self.random_state if isinstance(self.random_state, (int, np.integer))
                 else int(check_random_state(self.random_state).randint(0, 2**31 - 1)))
-        stacking = self.stacking if self.early_stopping_rounds else "none"
         n_folds, cv = self.n_folds, self.cv
         if isinstance(cv, (int, np.integer)):
             n_folds, cv = int(cv), None
-        engine = StackingEngine(
-            params=dict(self.params or {}),
-            stacking=stacking,
-            siblings=siblings,
-            n_folds=n_folds,
-            cv=cv,
-            early_stopping_rounds=self.early_stopping_rounds,
-            seed=int(seed),
-            n_jobs=self._n_threads(),
+        executor = SequentialExecutor(self._n_threads(), list(callbacks or []))
+        ctx = plan_fit(
+            F, tasks, encoded, weights, groups, params=self.params, sharing=sharing,
+            siblings=siblings, bagging=self.bagging, n_folds=int(n_folds), cv=cv,
+            early_stopping_rounds=self.early_stopping_rounds, seed=int(seed),
+            executor=executor, sharing_params=self.sharing_params,
         )
         progress = None
         if self.verbose:
             from tqdm.auto import tqdm
 
-            n_splits = cv.get_n_splits() if cv is not None and hasattr(
-                cv, "get_n_splits") else n_folds
-            progress = tqdm(total=engine.n_steps(len(tasks), n_splits), desc="gbmtl fit",
-                            unit="model")
-            engine.progress = progress
-            if self.verbose > 1:
-                logging.getLogger("gbmtl").setLevel(logging.INFO)
+            progress = tqdm(total=planned_jobs(ctx), desc="gbmtl fit", unit="model")
+            executor.callbacks.append(ProgressBar(progress))
         try:
-            fits = engine.fit(F, tasks, encoded, weights, groups)
+            results = fit_all(ctx)
         finally:
             if progress is not None:
                 progress.close()
-        self._set_fitted(fits, tasks, X.index)
-        self.calibrators_ = {
-            name: self._fit_calibrator(self._fit_of(name), method, weights, F)
-            for name, method in calibration.items()
-        }
+        self._set_fitted(results, tasks, encoded, ctx, X.index)
+        self.calibrators_ = {}
+        for name, method in calibration.items():
+            self.calibrators_[name] = self._fit_calibrator(name, method, encoded[name], weights)
         return self
 
-    def _fit_calibrator(self, tf: TaskFit, method: str, weights, F: pd.DataFrame) -> Calibrator:
-        """Calibrate on held-out predictions: OOF for a plain model, else validation rows."""
-        w = None if weights is None else weights[tf.task.name]
-        if not tf.siblings and tf.oof is not None:
-            rows = tf.enc.labelled[~np.isnan(tf.oof[tf.enc.labelled, 0])]
-            p, source = tf.oof[rows, 0], "out-of-fold predictions"
-        elif tf.val_rows is not None and len(tf.val_rows):
-            rows = tf.val_rows
-            # The sibling features of these rows as stage 2 saw them in training: out-of-fold.
-            F = F.iloc[rows].reset_index(drop=True)
-            blocks = [as_feature_block(self._fit_of(s).oof[rows], self._sibling_cols(s))
-                      for s in tf.siblings]
-            p = tf.final.predict(pd.concat([F] + blocks, axis=1))
-            source = "early-stopping validation rows"
-        else:
+    def _fit_calibrator(self, name: str, method: str, enc, weights) -> Calibrator:
+        """Calibrate on the final mechanism's held-out predictions (see ``calibration``)."""
+        res = self._result(name)
+        if res.heldout is None:
             raise ValueError(
-                f"calibration of task {tf.task.name!r} needs held-out predictions: use "
-                "early_stopping_rounds (a validation part) or stacking='oof'"
+                f"calibration of task {name!r} needs held-out predictions: use "
+                "early_stopping_rounds (a validation part)"
             )
-        return fit_calibrator(method, p, tf.enc.y[rows], None if w is None else w[rows], source)
+        rows, raw, source = res.heldout
+        w = None if weights is None else weights[name][rows]
+        return fit_calibrator(method, link("binary", raw), enc.y[rows], w, source)
 
-    def _set_fitted(self, fits: list[TaskFit], tasks: list[Task], index: pd.Index) -> None:
+    def _set_fitted(self, results: list[TaskResult], tasks: list[Task], encoded, ctx,
+                    index: pd.Index) -> None:
         self.tasks_ = tasks
-        self.classes_ = {tf.task.name: tf.enc.classes for tf in fits if tf.enc.classes is not None}
-        self._fits = fits
-        names = [t.name for t in tasks]
+        self.classes_ = {t.name: encoded[t.name].classes for t in tasks
+                         if encoded[t.name].classes is not None}
+        self._results = results
+        self._n_labelled = {t.name: len(encoded[t.name].labelled) for t in tasks}
+        self._build_reports()
+        cols = {}
+        for res, t in zip(results, tasks, strict=True):
+            if res.oof is None:
+                continue
+            out = link(t.kind, res.oof).reshape(len(res.oof), -1)
+            if t.kind == "multiclass":
+                for k, cls in enumerate(encoded[t.name].classes):
+                    cols[(t.name, cls)] = out[:, k]
+            else:
+                cols[(t.name, None)] = out[:, 0]
+        self.oof_predictions_ = pd.DataFrame(
+            {self._oof_column(task, cls, cols): v for (task, cls), v in cols.items()}, index=index)
+
+    @staticmethod
+    def _oof_column(task: str, cls, cols: dict) -> str:
+        """``task`` or ``task_class``; a name taken by a task (``g_a`` beside a class ``a`` of
+        ``g``) keeps the class column apart with a ``[class]`` suffix instead."""
+        if cls is None:
+            return task
+        name = f"{task}_{cls}"
+        return f"{task}[{cls}]" if (name, None) in cols else name
+
+    def _build_reports(self) -> None:
+        """``sharing_report_``, ``task_affinity_`` and ``feature_importances_`` from the fit."""
+        names = [t.name for t in self.tasks_]
         affinity = pd.DataFrame(np.nan, index=pd.Index(names, name="task"),
                                 columns=pd.Index(names, name="sibling"))
         report = []
-        for tf in fits:
-            for sib, gain in tf.affinity.items():
-                affinity.loc[tf.task.name, sib] = gain
-            report.append({
-                "task": tf.task.name,
-                "kind": tf.task.kind,
-                "backend": tf.task.backend,
-                "siblings_used": ", ".join(tf.siblings),
-                "stacking_gain": tf.sibling_gain,
-                "gain_se": tf.sibling_gain_se,
-                "selection_basis": tf.selection_basis,
-                "n_labelled": len(tf.enc.labelled),
-                "rounds": tf.final.best_iteration,
-            })
+        for res, t in zip(self._results, self.tasks_, strict=True):
+            for sib, gain in res.affinity.items():
+                affinity.loc[t.name, sib] = gain
+            d = res.decision
+            chosen_gain, chosen_se = d.gains.get(d.mechanism, (np.nan, np.nan))
+            row = {
+                "task": t.name, "kind": t.kind, "backend": t.backend, "mechanism": d.mechanism,
+                "decision": d.reason, "basis": d.basis, "gain": chosen_gain,
+                "gain_se": chosen_se, "z": d.z,
+                "siblings_information": d.information[0],
+                "siblings_information_se": d.information[1],
+                "siblings_used": ", ".join(res.final.siblings),
+                "bagged": res.final.n_models > 1, "n_models": res.final.n_models,
+                "n_labelled": self._n_labelled[t.name], "rounds": res.final.rounds,
+            }
+            for m in CHOICES:
+                g, se = d.gains.get(m, (np.nan, np.nan))
+                row[f"gain_{m}"], row[f"se_{m}"] = g, se
+            report.append(row)
+            logger.info("task %s: %s (%s; basis %s)", t.name, d.mechanism, d.reason,
+                        d.basis or "-")
         self.task_affinity_ = affinity
-        self.stacking_report_ = pd.DataFrame(report).set_index("task")
-        if all(tf.oof is not None for tf in fits):
-            self.oof_predictions_ = self._oof_frame(fits, index)
-        else:
-            self.oof_predictions_ = pd.DataFrame(index=index)
-        self.feature_importances_ = self._importances(fits)
+        self.sharing_report_ = pd.DataFrame(report).set_index("task")
+        features = list(self.shared_.columns_)
+        self.feature_importances_ = pd.DataFrame(
+            {res.name: res.final.feature_importance(features) for res in self._results}
+        ).fillna(0.0)
 
-    def _oof_frame(self, fits: list[TaskFit], index: pd.Index) -> pd.DataFrame:
-        cols = {}
-        for tf in fits:
-            if tf.task.kind == "multiclass":
-                for k, cls in enumerate(tf.enc.classes):
-                    cols[f"{tf.task.name}_{cls}"] = tf.oof[:, k]
-            else:
-                cols[tf.task.name] = tf.oof[:, 0]
-        return pd.DataFrame(cols, index=index)
+    @property
+    def stacking_report_(self) -> pd.DataFrame:
+        """Deprecated: see ``sharing_report_``."""
+        warnings.warn("stacking_report_ is deprecated; use sharing_report_", DeprecationWarning,
+                      stacklevel=2)
+        return self.sharing_report_
 
-    def _importances(self, fits: list[TaskFit]) -> pd.DataFrame:
-        series = {}
-        for tf in fits:
-            names = list(self.shared_.columns_) + [
-                c for s in tf.siblings for c in self._sibling_cols(s)
-            ]
-            series[tf.task.name] = pd.Series(tf.final.feature_importance(), index=names)
-        return pd.DataFrame(series).fillna(0.0)
-
-    def _sibling_cols(self, name: str) -> list[str]:
-        tf = self._fit_of(name)
-        return sibling_columns(tf.task, tf.n_classes)
-
-    def _fit_of(self, name: str) -> TaskFit:
-        for tf in self._fits:
-            if tf.task.name == name:
-                return tf
+    def _result(self, name: str) -> TaskResult:
+        check_is_fitted(self, "tasks_")
+        for res in self._results:
+            if res.name == name:
+                return res
         raise ValueError(f"Unknown task {name!r}; tasks are {[t.name for t in self.tasks_]}")
+
+    def _task(self, name: str) -> Task:
+        return next(t for t in self.tasks_ if t.name == name)
 
     # -- predict -----------------------------------------------------------------------------------
 
@@ -364,29 +434,24 @@ class MultiTaskBooster(BaseEstimator):
         X = check_predict_columns(X, list(self.feature_names_in_))
         return self.shared_.transform(X).reset_index(drop=True), X.index
 
-    def _sibling_block(self, F: pd.DataFrame, name: str) -> pd.DataFrame:
-        """Stage-1 predictions of task ``name`` as sibling-feature columns."""
-        return as_feature_block(self._fit_of(name).stage1.predict(F), self._sibling_cols(name))
+    def _sibling_inputs(self, F: pd.DataFrame, names) -> SiblingInputs:
+        """Stage-1 raw scores of the tasks ``names`` for the rows of ``F``."""
+        raw = {n: self._result(n).stage1.predict_raw(F) for n in names}
+        return SiblingInputs(raw, {t.name: t.kind for t in self.tasks_})
 
     def _raw_predictions(self, F: pd.DataFrame) -> dict[str, np.ndarray]:
-        """Stage-1 predictions of every task needed as a sibling, then each task's final one.
-
-        Calibrated tasks come out calibrated."""
-        needed = {s for tf in self._fits for s in tf.siblings}
-        stage1 = {tf.task.name: tf.stage1.predict(F) for tf in self._fits}
+        """Each task's final predictions (probabilities or values), calibrated where asked."""
+        needed = {s for res in self._results for s in res.final.siblings}
+        inputs = self._sibling_inputs(F, needed)
         out = {}
-        blocks = {
-            name: as_feature_block(stage1[name], self._sibling_cols(name)) for name in needed
-        }
-        for tf in self._fits:
-            if tf.siblings:
-                X2 = pd.concat([F] + [blocks[s] for s in tf.siblings], axis=1)
-                out[tf.task.name] = tf.stage2.predict(X2)
+        for res, t in zip(self._results, self.tasks_, strict=True):
+            if res.final is res.stage1 and res.name in inputs.raw:
+                raw = inputs.raw[res.name]
             else:
-                out[tf.task.name] = stage1[tf.task.name]
-            calibrator = getattr(self, "calibrators_", {}).get(tf.task.name)
-            if calibrator is not None:
-                out[tf.task.name] = calibrator(out[tf.task.name])
+                raw = res.final.predict_raw(F, inputs)
+            p = link(t.kind, raw)
+            calibrator = getattr(self, "calibrators_", {}).get(res.name)
+            out[res.name] = p if calibrator is None else calibrator(p)
         return out
 
     def predict(self, X) -> pd.DataFrame:
@@ -394,14 +459,14 @@ class MultiTaskBooster(BaseEstimator):
         F, index = self._features(X)
         raw = self._raw_predictions(F)
         out = {}
-        for tf in self._fits:
-            p = raw[tf.task.name]
-            if tf.task.kind == "binary":
-                out[tf.task.name] = tf.enc.classes[(p >= 0.5).astype(int)]
-            elif tf.task.kind == "multiclass":
-                out[tf.task.name] = tf.enc.classes[p.argmax(axis=1)]
+        for t in self.tasks_:
+            p = raw[t.name]
+            if t.kind == "binary":
+                out[t.name] = self.classes_[t.name][(p >= 0.5).astype(int)]
+            elif t.kind == "multiclass":
+                out[t.name] = self.classes_[t.name][p.argmax(axis=1)]
             else:
-                out[tf.task.name] = p
+                out[t.name] = p
         return pd.DataFrame(out, index=index)
 
     def predict_proba(self, X) -> dict[str, np.ndarray]:
@@ -409,18 +474,18 @@ class MultiTaskBooster(BaseEstimator):
         F, _ = self._features(X)
         raw = self._raw_predictions(F)
         out = {}
-        for tf in self._fits:
-            p = raw[tf.task.name]
-            if tf.task.kind == "binary":
-                out[tf.task.name] = np.column_stack([1.0 - p, p])
-            elif tf.task.kind == "multiclass":
-                out[tf.task.name] = p
+        for t in self.tasks_:
+            p = raw[t.name]
+            if t.kind == "binary":
+                out[t.name] = np.column_stack([1.0 - p, p])
+            elif t.kind == "multiclass":
+                out[t.name] = p
         return out
 
     # -- evaluation --------------------------------------------------------------------------------
 
     def _labelled_scores(self, X, Y, sample_weight=None):
-        """Yield (task fit, encoded y, raw predictions, weights) on each task's labelled rows."""
+        """Yield (task, encoded y, predictions, weights) on each task's labelled rows."""
         F, index = self._features(X)
         Y = as_frame_Y(Y, len(F), index)
         names = [t.name for t in self.tasks_]
@@ -429,11 +494,11 @@ class MultiTaskBooster(BaseEstimator):
             raise ValueError(f"Y lacks columns for tasks {missing}")
         weights = check_sample_weight(sample_weight, len(F), names)
         raw = self._raw_predictions(F)
-        for tf in self._fits:
-            y = encode_with_classes(Y[tf.task.name], tf.enc.classes, tf.task.name)
+        for t in self.tasks_:
+            y = encode_with_classes(Y[t.name], self.classes_.get(t.name), t.name)
             mask = ~np.isnan(y)
-            w = None if weights is None else weights[tf.task.name][mask]
-            yield tf, y[mask], raw[tf.task.name][mask], w
+            w = None if weights is None else weights[t.name][mask]
+            yield t, y[mask], raw[t.name][mask], w
 
     def evaluate(self, X, Y, sample_weight=None) -> pd.DataFrame:
         """Each task's metric on its labelled rows of ``(X, Y)``.
@@ -444,15 +509,15 @@ class MultiTaskBooster(BaseEstimator):
         ``score`` (the common scale of :meth:`score`).
         """
         rows = []
-        for tf, y, p, w in self._labelled_scores(X, Y, sample_weight):
-            metric = get_metric(tf.task.metric, tf.task.kind)
+        for t, y, p, w in self._labelled_scores(X, Y, sample_weight):
+            metric = get_metric(t.metric, t.kind)
             has = len(y) > 0
             rows.append({
-                "task": tf.task.name,
+                "task": t.name,
                 "metric": metric.name,
                 "value": metric(y, p, w) if has else np.nan,
                 "n_labelled": int(len(y)),
-                "score": task_score(tf.task.kind, y, p, w) if has else np.nan,
+                "score": task_score(t.kind, y, p, w) if has else np.nan,
             })
         return pd.DataFrame(rows).set_index("task")
 
@@ -477,7 +542,7 @@ class MultiTaskBooster(BaseEstimator):
     # -- explanations ------------------------------------------------------------------------------
 
     def explain(self, X, task: str, class_index: int | None = None) -> pd.DataFrame:
-        """Per-row feature contributions (native SHAP) of ``task``; see :func:`gbmtl.explain.explain`."""
+        """Per-row feature contributions of ``task``; see :func:`gbmtl.explain.explain`."""
         from gbmtl.explain import explain
 
         return explain(self, X, task, class_index)

@@ -10,7 +10,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = argparse.ArgumentParser(prog="gbmtl", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    demo = sub.add_parser("demo", help="fit with and without stacking on a synthetic table")
+    demo = sub.add_parser("demo", help="fit with and without sharing on a synthetic table")
     demo.add_argument("--n-samples", type=int, default=20_000)
     demo.add_argument("--random-state", type=int, default=0)
     demo.add_argument("--quiet", action="store_true", help="no progress bars")

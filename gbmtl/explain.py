@@ -1,9 +1,12 @@
 """Per-row explanations of a task's predictions, and reason codes for credit decisions.
 
-Contributions are the backends' native SHAP values (TreeSHAP), in the model's raw score space
-(log-odds for binary tasks): per row, the columns add up to the raw prediction. For a stacked task,
-the part that comes from sibling-task predictions is shown in one column per sibling
-(``"sibling:<task>"``), so a reader sees how much of a decision rests on other tasks' models.
+Contributions are in the task's raw score space (log-odds for binary tasks): per row, the columns
+add up to the raw prediction. They come from the task's final mechanism: the backends' native
+SHAP values (TreeSHAP) for its trees, averaged over fold models where the task is bagged; the
+sibling offset split by sibling (coefficient times standardised input) with its intercept in the
+bias; stacking's sibling columns summed per sibling; path attributions for shared vector-leaf
+trees (XGBoost has no SHAP values for them). The part that rests on other tasks' models shows in
+one column per sibling (``"sibling:<task>"``).
 """
 
 from __future__ import annotations
@@ -11,9 +14,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from gbmtl._stacking import SIBLING_PREFIX
+from gbmtl.sharing._siblings import SIBLING_LABEL
 
-SIBLING_LABEL = "sibling:"
+__all__ = ["explain", "reason_codes", "SIBLING_LABEL"]
 
 
 def explain(model, X, task: str, class_index: int | None = None) -> pd.DataFrame:
@@ -30,35 +33,26 @@ def explain(model, X, task: str, class_index: int | None = None) -> pd.DataFrame
     Returns
     -------
     DataFrame indexed like ``X``: one column per feature, one ``"sibling:<task>"`` column per
-    sibling the task uses, and ``"bias"`` (the expected raw score).
+    sibling the task's mechanism reads, and ``"bias"`` (the expected raw score).
     """
     F, index = model._features(X)
-    tf = model._fit_of(task)
-    if tf.siblings:
-        blocks = [model._sibling_block(F, s) for s in tf.siblings]
-        F = pd.concat([F] + blocks, axis=1)
-    contrib = tf.final.contributions(F)
-    if tf.task.kind == "multiclass":
+    res = model._result(task)
+    t = model._task(task)
+    n_classes = len(model.classes_[task]) if t.kind == "multiclass" else 0
+    if t.kind == "multiclass":
         if class_index is None:
             raise ValueError(
-                f"explain: task {task!r} is multiclass; pass class_index (0..{tf.n_classes - 1})"
+                f"explain: task {task!r} is multiclass; pass class_index (0..{n_classes - 1})"
             )
-        if not 0 <= class_index < tf.n_classes:
-            raise ValueError(f"explain: class_index must be in 0..{tf.n_classes - 1}")
-        contrib = contrib[:, class_index, :]
+        if not 0 <= class_index < n_classes:
+            raise ValueError(f"explain: class_index must be in 0..{n_classes - 1}")
     elif class_index is not None:
         raise ValueError(f"explain: class_index applies to multiclass tasks only; {task!r} is "
-                         f"{tf.task.kind}")
-    frame = pd.DataFrame(contrib, columns=list(F.columns) + ["bias"], index=index)
-    for sib in tf.siblings:
-        cols = [c for c in frame.columns if c in model._sibling_cols(sib)]
-        frame[f"{SIBLING_LABEL}{sib}"] = frame[cols].sum(axis=1)
-        frame = frame.drop(columns=cols)
-    leftover = [c for c in frame.columns if c.startswith(SIBLING_PREFIX)]
-    assert not leftover, leftover
-    bias = frame.pop("bias")
-    frame["bias"] = bias
-    return frame
+                         f"{t.kind}")
+    inputs = model._sibling_inputs(F, res.final.siblings)
+    names, contrib = res.final.contributions(F, inputs)
+    contrib = contrib[:, class_index or 0, :]
+    return pd.DataFrame(contrib, columns=list(names) + ["bias"], index=index)
 
 
 def reason_codes(model, X, task: str, k: int = 4, include_siblings: bool = False,

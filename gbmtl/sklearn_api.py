@@ -18,7 +18,8 @@ __all__ = ["MultiTaskClassifier", "MultiTaskRegressor"]
 _DOC_PARAMS = """
     Parameters
     ----------
-    backend, params, stacking, n_folds, cv, early_stopping_rounds, random_state, n_jobs, verbose
+    backend, params, sharing, bagging, n_folds, cv, early_stopping_rounds, random_state, n_jobs,
+    verbose
         As in :class:`gbmtl.MultiTaskBooster`. Each output column of ``y`` is one task; NaN
         marks an unknown label.
 
@@ -38,7 +39,8 @@ class _MultiTaskBase(BaseEstimator):
         self,
         backend: str = "lightgbm",
         params: dict[str, Any] | None = None,
-        stacking: str = "oof",
+        sharing="auto",
+        bagging="auto",
         n_folds: int = 5,
         cv=None,
         early_stopping_rounds: int | None = 50,
@@ -48,7 +50,8 @@ class _MultiTaskBase(BaseEstimator):
     ):
         self.backend = backend
         self.params = params
-        self.stacking = stacking
+        self.sharing = sharing
+        self.bagging = bagging
         self.n_folds = n_folds
         self.cv = cv
         self.early_stopping_rounds = early_stopping_rounds
@@ -58,7 +61,8 @@ class _MultiTaskBase(BaseEstimator):
 
     def _booster(self, tasks: list[Task]) -> MultiTaskBooster:
         return MultiTaskBooster(
-            tasks=tasks, backend=self.backend, params=self.params, stacking=self.stacking,
+            tasks=tasks, backend=self.backend, params=self.params, sharing=self.sharing,
+            bagging=self.bagging,
             n_folds=self.n_folds, cv=self.cv, early_stopping_rounds=self.early_stopping_rounds,
             random_state=self.random_state, n_jobs=self.n_jobs, verbose=self.verbose,
         )

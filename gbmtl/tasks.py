@@ -35,6 +35,9 @@ class Task:
         Backend parameters for this task only; they override the estimator-wide ``params``.
     backend : {"lightgbm", "xgboost"} or None
         Backend for this task; the estimator's ``backend`` when None.
+    sharing : str, list of str or None
+        How this task may learn from its siblings, as the estimator's ``sharing`` (which it
+        overrides for this task when given).
     """
 
     name: str
@@ -43,6 +46,7 @@ class Task:
     metric: str | None = None
     params: dict[str, Any] | None = field(default=None)
     backend: str | None = None
+    sharing: str | list[str] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

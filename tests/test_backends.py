@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
-from gbmtl.backends import TrainData, get_backend
+from gbmtl.backends import BACKENDS, TrainData, get_backend
 from gbmtl.backends._lightgbm import LightGBMModel
 
 
@@ -28,8 +29,8 @@ def test_lightgbm_matrix_prediction_equals_dataframe_prediction():
         early_stopping_rounds=None, seed=0, n_threads=1,
     )
     rows = rng.permutation(n)[:200]
-    from_matrix = model.predict_matrix(LightGBMModel.as_matrix(X)[rows])
-    np.testing.assert_array_equal(from_matrix, model.predict(X.iloc[rows]))
+    from_matrix = model.predict_raw_matrix(LightGBMModel.as_matrix(X)[rows])
+    np.testing.assert_array_equal(from_matrix, model.predict_raw(X.iloc[rows]))
 
 
 def test_lightgbm_extended_table_trains_the_model_a_whole_binning_trains():
@@ -59,6 +60,45 @@ def test_lightgbm_extended_table_trains_the_model_a_whole_binning_trains():
             TrainData(X=X2, y=y, rows=rows, val_rows=val, cache=cache, base=base),
             kind="binary", n_classes=2, params=params, num_boost_round=200, early_stopping_rounds=10, seed=0, n_threads=1)
         assert len(cache) == (2 if base is not None else 1)
-        preds.append(model.predict(X2))
+        preds.append(model.predict_raw(X2))
         assert model.booster.pandas_categorical == [["a", "b", "c"]]
     np.testing.assert_array_equal(preds[0], preds[1])
+
+
+@pytest.mark.parametrize("backend", sorted(BACKENDS))
+@pytest.mark.parametrize("kind", ["binary", "multiclass", "regression"])
+def test_backend_conformance(backend, kind):
+    """What every backend must do: raw scores (n, outputs) that exclude the init score a model
+    boosted from, contributions that add up to them, and a byte round trip."""
+    rng = np.random.default_rng(0)
+    n = 500
+    X = pd.DataFrame({"a": rng.normal(size=n), "b": rng.normal(size=n),
+                      "c": pd.Categorical(rng.choice(["x", "y", "z"], n))})
+    signal = X["a"] + (X["c"] == "y")
+    y = {"binary": (signal > 0.5).to_numpy(float),
+         "multiclass": np.digitize(signal, [0.0, 1.0]).astype(float),
+         "regression": signal.to_numpy() * 3 + 10}[kind]
+    width = 3 if kind == "multiclass" else 1
+    init = np.full((n, width), 2.0)
+    rows, val = np.arange(400), np.arange(400, n)
+    b = get_backend(backend)
+    model = b.train(TrainData(X=X, y=y, rows=rows, val_rows=val, init_score=init), kind=kind,
+                    n_classes=3, params={}, num_boost_round=40, early_stopping_rounds=5, seed=0,
+                    n_threads=1)
+    raw = model.predict_raw(X)
+    assert raw.shape == (n, width)
+    # Trained from an offset of 2.0, the trees' own scores pull back toward the labels.
+    if kind == "regression":
+        assert abs((raw + init)[:, 0].mean() - y.mean()) < 1.0
+    elif kind == "binary":
+        assert abs(_expit(raw + init)[:, 0].mean() - y.mean()) < 0.1
+    contrib = model.contributions(X)
+    assert contrib.shape == (n, width, X.shape[1] + 1)
+    np.testing.assert_allclose(contrib.sum(axis=2), raw, rtol=1e-4, atol=1e-4)
+    loaded = b.load(model.to_bytes(), n_outputs=width, offset=True)
+    np.testing.assert_array_equal(loaded.predict_raw(X), raw)
+    assert model.feature_importance().shape == (X.shape[1],)
+
+
+def _expit(z):
+    return 1.0 / (1.0 + np.exp(-z))

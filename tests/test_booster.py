@@ -1,4 +1,4 @@
-"""MultiTaskBooster: fit, predict, evaluate, stacking, determinism and backends."""
+"""MultiTaskBooster: fit, predict, evaluate, determinism, folds and backends."""
 
 from __future__ import annotations
 
@@ -51,7 +51,12 @@ def test_fitted_attributes(fitted, data):
     assert np.isnan(np.diag(aff.to_numpy())).all()
     assert set(X.columns) <= set(fitted.feature_importances_.index)
     assert list(fitted.feature_importances_.columns) == ["a", "b", "r"]
-    assert {"siblings_used", "stacking_gain", "gain_se"} <= set(fitted.stacking_report_.columns)
+    report = fitted.sharing_report_
+    assert {"mechanism", "decision", "basis", "gain", "gain_se", "gain_offset", "se_offset",
+            "gain_stacking", "gain_shared_trees", "siblings_used", "bagged", "n_labelled",
+            "rounds"} <= set(report.columns)
+    assert set(report["mechanism"]) <= {"independent", "offset", "stacking", "shared_trees"}
+    assert report["bagged"].all()  # every task has at most 20,000 labelled rows
 
 
 def test_evaluate_skips_unlabelled_rows(fitted, data):
@@ -68,7 +73,7 @@ def test_evaluate_skips_unlabelled_rows(fitted, data):
 def test_score_uses_task_weights(data):
     X, Y, Xt, Yt = data
     tasks = [Task("a", weight=3.0), Task("b", weight=1.0), Task("r", weight=0.0)]
-    m = MultiTaskBooster(tasks=tasks, params=FAST, stacking="none", random_state=0).fit(X, Y)
+    m = MultiTaskBooster(tasks=tasks, params=FAST, sharing="none", random_state=0).fit(X, Y)
     s = m.task_scores(Xt, Yt)
     assert m.score(Xt, Yt) == pytest.approx((3 * s["a"] + s["b"]) / 4)
 
@@ -139,7 +144,7 @@ def test_groups_and_per_task_sample_weight(data):
     assert m.predict(Xt).shape == (len(Xt), 3)
 
 
-def test_stacking_helps_a_label_scarce_task():
+def test_sharing_helps_a_label_scarce_task():
     """A task labelled on few rows gains from a fully labelled sibling with the same signal."""
     rng = np.random.default_rng(3)
     n = 6000
@@ -152,13 +157,14 @@ def test_stacking_helps_a_label_scarce_task():
     Ytr = Y.iloc[train].copy()
     Ytr.loc[rng.random(4000) < 0.9, "main"] = np.nan
     scores = {}
-    for stacking in ("none", "oof"):
+    for sharing in ("none", ["offset", "stacking"]):
         m = MultiTaskBooster(params={"learning_rate": 0.1, "num_leaves": 15},
-                             stacking=stacking, random_state=0).fit(X.iloc[train], Ytr)
-        scores[stacking] = m.evaluate(X.iloc[test], Y.iloc[test]).loc["main", "value"]
-    assert m.stacking_report_.loc["main", "siblings_used"] == "aux"
-    assert m.stacking_report_.loc["main", "selection_basis"] == "out-of-fold"
-    assert scores["oof"] > scores["none"] + 0.02
+                             sharing=sharing, random_state=0).fit(X.iloc[train], Ytr)
+        scores[str(sharing)] = m.evaluate(X.iloc[test], Y.iloc[test]).loc["main", "value"]
+    report = m.sharing_report_.loc["main"]
+    assert report["mechanism"] in ("offset", "stacking") and report["siblings_used"] == "aux"
+    assert report["basis"] == "out-of-fold"
+    assert scores["['offset', 'stacking']"] > scores["none"] + 0.02
 
 
 def test_shuffled_labels_score_at_chance():
@@ -181,33 +187,47 @@ def test_shuffled_labels_score_at_chance():
 
 @pytest.mark.parametrize("use_groups", [False, True])
 def test_default_folds_reuse_the_plain_model_without_leaking(data, use_groups):
-    """The validation part is the first fold and the plain model its fold model: every fold
-    model's training rows exclude the rows it predicts, and the folds partition the labels."""
+    """The validation part is the first fold and the model on the fitting rows its fold model:
+    every fold model's training rows exclude the rows it predicts, and the folds partition the
+    labels."""
+    from gbmtl._executor import SequentialExecutor
+    from gbmtl._labels import encode_labels
+    from gbmtl._planning import plan_fit
+    from gbmtl.sharing import MECHANISMS
+    from gbmtl.tasks import resolve_tasks
+
     X, Y, _, _ = data
     groups = np.arange(len(X)) // 5 if use_groups else None
-    m = MultiTaskBooster(params=FAST, random_state=0, n_folds=4).fit(X, Y, groups=groups)
-    for tf in m._fits:
-        assert len(tf.folds) == 4
-        (first_train, first_test), *rest = tf.folds
-        np.testing.assert_array_equal(np.sort(first_train), np.sort(tf.fit_rows))
-        np.testing.assert_array_equal(np.sort(first_test), np.sort(tf.val_rows))
-        tests = np.concatenate([te for _, te in tf.folds])
-        np.testing.assert_array_equal(np.sort(tests), np.sort(tf.enc.labelled))
-        for tr, te in tf.folds:
+    tasks = resolve_tasks(None, Y.reset_index(drop=True), "lightgbm")
+    encoded = {t.name: encode_labels(Y[t.name].reset_index(drop=True), t.kind) for t in tasks}
+    F = X.reset_index(drop=True)
+    ctx = plan_fit(F, tasks, encoded, None, groups, params=FAST, sharing="auto", siblings=None,
+                   bagging="auto", n_folds=4, cv=None, early_stopping_rounds=50, seed=0,
+                   executor=SequentialExecutor(1), sharing_params=None)
+    fits = MECHANISMS["independent"]().fit(ctx, ctx.plans)
+    for p in ctx.plans:
+        assert len(p.folds) == 4
+        (first_train, first_test), *rest = p.folds
+        np.testing.assert_array_equal(np.sort(first_train), np.sort(p.fit_rows))
+        np.testing.assert_array_equal(np.sort(first_test), np.sort(p.val_rows))
+        tests = np.concatenate([te for _, te in p.folds])
+        np.testing.assert_array_equal(np.sort(tests), np.sort(p.enc.labelled))
+        for tr, te in p.folds:
             assert not np.intersect1d(tr, te).size
-            assert len(tr) + len(te) == len(tf.enc.labelled)
+            assert len(tr) + len(te) == len(p.enc.labelled)
             if use_groups:
                 assert not np.intersect1d(groups[tr], groups[te]).size
-        val = tf.val_rows
-        np.testing.assert_allclose(tf.oof[val].ravel(),
-                                   tf.stage1.predict(X.iloc[val]).ravel())
+        fit = fits[p.name]
+        np.testing.assert_allclose(fit.oof[p.val_rows], fit.val)
+        assert np.isfinite(fit.oof[p.enc.labelled]).all()
 
 
 def test_no_early_stopping_trains_all_rows(data):
     X, Y, Xt, _ = data
     m = MultiTaskBooster(params={"n_estimators": 25}, early_stopping_rounds=None,
                          random_state=0).fit(X, Y)
-    assert (m.stacking_report_["rounds"] == 25).all()
+    assert (m.sharing_report_["rounds"] == 25).all()
+    assert (m.sharing_report_["mechanism"] == "independent").all()
     assert m.predict(Xt).shape == (len(Xt), 3)
 
 

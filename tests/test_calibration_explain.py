@@ -23,8 +23,8 @@ def test_calibration_is_fit_on_held_out_predictions(data, method):
     X, Y, Xt, Yt = data
     # Up-weighting positives (common for rare defaults) biases probabilities upward.
     params = {**FAST, "scale_pos_weight": 5.0}
-    raw = MultiTaskBooster(params=params, random_state=0, n_folds=3).fit(X, Y)
-    cal = MultiTaskBooster(params=params, random_state=0, n_folds=3,
+    raw = MultiTaskBooster(params=params, random_state=0, n_folds=3, sharing="none").fit(X, Y)
+    cal = MultiTaskBooster(params=params, random_state=0, n_folds=3, sharing="none",
                            calibration=method).fit(X, Y)
     assert set(cal.calibrators_) == {"a", "b"}
     assert cal.calibrators_["b"].source in ("out-of-fold predictions",
@@ -70,9 +70,8 @@ def test_explain_adds_up_to_the_raw_score(data):
         contrib = m.explain(Xt, task)
         assert contrib.index.equals(Xt.index)
         assert contrib.columns[-1] == "bias"
-        tf = m._fit_of(task)
         sib_cols = [c for c in contrib.columns if c.startswith("sibling:")]
-        assert sib_cols == [f"sibling:{s}" for s in tf.siblings]
+        assert sib_cols == [f"sibling:{s}" for s in m._result(task).final.siblings]
         raw = contrib.sum(axis=1).to_numpy()
         pred = m.predict_proba(Xt)[task][:, 1] if task != "r" else m.predict(Xt)[task].to_numpy()
         expected = np.log(pred / (1 - pred)) if task != "r" else pred
@@ -87,8 +86,9 @@ def test_explain_shows_sibling_share_for_a_stacked_task():
     Y = pd.DataFrame({"main": (z + rng.normal(0, 0.4, n) > 0.5).astype(float),
                       "aux": (z + rng.normal(0, 0.4, n) > 0.5).astype(float)})
     Y.loc[rng.random(n) < 0.9, "main"] = np.nan
-    m = MultiTaskBooster(params={"num_leaves": 15}, random_state=0).fit(X, Y)
-    assert m.stacking_report_.loc["main", "siblings_used"] == "aux"
+    m = MultiTaskBooster(params={"num_leaves": 15}, sharing=["offset", "stacking"],
+                         random_state=0).fit(X, Y)
+    assert m.sharing_report_.loc["main", "siblings_used"] == "aux"
     contrib = m.explain(X.iloc[:200], "main")
     assert contrib["sibling:aux"].abs().mean() > 0.1
     codes = m.reason_codes(X.iloc[:200], "main", k=2)
@@ -102,7 +102,7 @@ def test_explain_shows_sibling_share_for_a_stacked_task():
 
 def test_explain_errors(data):
     X, Y, Xt, _ = data
-    m = MultiTaskBooster(params=FAST, stacking="none", random_state=0).fit(X, Y)
+    m = MultiTaskBooster(params=FAST, sharing="none", random_state=0).fit(X, Y)
     with pytest.raises(ValueError, match="Unknown task 'zzz'"):
         m.explain(Xt, "zzz")
     with pytest.raises(ValueError, match="class_index applies to multiclass"):

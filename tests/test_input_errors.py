@@ -18,11 +18,11 @@ def data():
 @pytest.fixture(scope="module")
 def fitted(data):
     X, Y = data
-    return MultiTaskBooster(params=FAST, stacking="none", random_state=0).fit(X, Y)
+    return MultiTaskBooster(params=FAST, sharing="none", random_state=0).fit(X, Y)
 
 
 def _fit(X, Y, **kw):
-    params = {"params": FAST, "stacking": "none", "random_state": 0, **kw}
+    params = {"params": FAST, "sharing": "none", "random_state": 0, **kw}
     return MultiTaskBooster(**params).fit(X, Y)
 
 
@@ -30,7 +30,13 @@ def _fit(X, Y, **kw):
     "kwargs, match",
     [
         ({"backend": "catboost"}, "backend"),
+        ({"sharing": "blend"}, "sharing"),
         ({"stacking": "blend"}, "stacking"),
+        ({"bagging": "sometimes"}, "bagging"),
+        ({"sharing_params": {"boosting": {}}}, "sharing_params"),
+        ({"sharing": "offset", "early_stopping_rounds": None}, "needs a validation part"),
+        ({"tasks": [Task("a", sharing="blend"), Task("b")]}, "Task 'a': sharing"),
+        ({"stacking": "oof", "sharing": "offset"}, "cannot be combined with sharing"),
         ({"n_folds": 1}, "n_folds"),
         ({"cv": "five"}, "cv"),
         ({"early_stopping_rounds": 0}, "early_stopping_rounds"),
@@ -133,7 +139,7 @@ def test_reserved_feature_prefix(data):
 def test_bad_sample_weight(data, weight, match):
     X, Y = data
     with pytest.raises(ValueError, match=match):
-        MultiTaskBooster(params=FAST, stacking="none").fit(X, Y, sample_weight=weight)
+        MultiTaskBooster(params=FAST, sharing="none").fit(X, Y, sample_weight=weight)
 
 
 def test_bad_groups(data):
@@ -187,3 +193,16 @@ def test_unseen_category_at_predict_is_missing_not_an_error(fitted, data):
     Xn = X.copy()
     Xn["segment"] = pd.Categorical(["zzz"] * len(X))
     assert fitted.predict(Xn).notna().all().all()
+
+
+def test_stacking_parameter_is_deprecated_with_what_to_write(data):
+    X, Y = data
+    with pytest.warns(DeprecationWarning, match=r"sharing=\['stacking'\]"):
+        m = MultiTaskBooster(params=FAST, stacking="oof", sharing="auto", random_state=0,
+                             n_folds=3).fit(X, Y)
+    assert set(m.sharing_report_["mechanism"]) <= {"independent", "stacking"}
+    with pytest.warns(DeprecationWarning, match="sharing='none'"):
+        m = MultiTaskBooster(params=FAST, stacking="none", random_state=0).fit(X, Y)
+    assert (m.sharing_report_["mechanism"] == "independent").all()
+    with pytest.warns(DeprecationWarning, match="sharing_report_"):
+        assert m.stacking_report_ is not None

@@ -56,7 +56,7 @@ def test_artifact_has_no_pickle(tmp_path, data):
 @pytest.fixture()
 def saved(tmp_path, data):
     X, Y = data
-    MultiTaskBooster(params=FAST, stacking="none", random_state=0).fit(X, Y).save(tmp_path / "m")
+    MultiTaskBooster(params=FAST, sharing="none", random_state=0).fit(X, Y).save(tmp_path / "m")
     return tmp_path / "m"
 
 
@@ -94,7 +94,7 @@ def test_not_a_model_directory(tmp_path):
 
 def test_save_refuses_to_overwrite_other_directories(tmp_path, data):
     X, Y = data
-    m = MultiTaskBooster(params=FAST, stacking="none", random_state=0).fit(X, Y)
+    m = MultiTaskBooster(params=FAST, sharing="none", random_state=0).fit(X, Y)
     (tmp_path / "notes").mkdir()
     (tmp_path / "notes" / "keep.txt").write_text("important")
     with pytest.raises(FileExistsError, match="not a gbmtl model directory"):
@@ -109,7 +109,7 @@ def test_shared_features_cannot_be_saved_without_pickle(tmp_path, data):
     from sklearn.preprocessing import StandardScaler
 
     X, Y = data
-    m = MultiTaskBooster(params=FAST, stacking="none", random_state=0,
+    m = MultiTaskBooster(params=FAST, sharing="none", random_state=0,
                          shared_features=StandardScaler()).fit(X.drop(columns="segment"), Y)
     with pytest.raises(NotImplementedError, match="shared_features"):
         m.save(tmp_path / "m")

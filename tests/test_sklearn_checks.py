@@ -6,7 +6,9 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from gbmtl.sklearn_api import MultiTaskClassifier, MultiTaskRegressor
 
-_FAST = {"params": {"n_estimators": 30}, "n_folds": 3, "random_state": 0, "n_jobs": 1}
+# Few rounds at a fast rate: the checks fit dozens of times on tables of a few hundred rows.
+_FAST = {"params": {"n_estimators": 30, "learning_rate": 0.2}, "n_folds": 3, "random_state": 0,
+         "n_jobs": 1}
 
 _WEIGHT_REASON = (
     "weights are not equivalent to repeated rows: repeats change the random validation split "

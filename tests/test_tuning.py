@@ -63,11 +63,11 @@ def test_weighted_objective(table):
     expected = float((tuner.best_task_scores_ * tuner.weights_).sum())
     assert tuner.best_score_ == pytest.approx(expected)
     assert tuner.best_score_ == pytest.approx(tuner.study_.best_value)
-    assert "default/num_leaves" in tuner.best_params_ and "stacking" in tuner.best_params_
+    assert "default/num_leaves" in tuner.best_params_ and "loss/sharing" in tuner.best_params_
     # the refit model carries the best trial's per-task parameters
     fitted = {t.name: t for t in tuner.best_estimator_.tasks}
     assert fitted["loss"].params["num_leaves"] == tuner.best_params_["loss/num_leaves"]
-    assert tuner.best_estimator_.stacking == tuner.best_params_["stacking"]
+    assert fitted["loss"].sharing == tuner.best_params_["loss/sharing"]
     scores = tuner.task_scores(X, Y)
     assert list(scores.index) == ["default", "loss"]
     assert isinstance(tuner.predict(X), pd.DataFrame)
@@ -107,7 +107,7 @@ def test_pruning_stops_bad_trials(table):
         # Trials 0, 1 and every even trial are sensible; odd ones from 3 on cannot split a node.
         bad = trial.number >= 3 and trial.number % 2 == 1
         leaf = 5000 if bad else 5
-        return {f"{t.name}/min_child_samples": leaf for t in tasks} | {"stacking": "none"}
+        return {f"{t.name}/min_child_samples": leaf for t in tasks} | {"sharing": "none"}
 
     pruner = optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=0)
     tuner = MultiTaskTuner(tiny_booster(), n_trials=8, cv=3, search_space=space, pruner=pruner,
@@ -185,22 +185,25 @@ def test_search_space_expansion_and_mapping():
         tiny_booster(),
         tasks,
         {"a/num_leaves": 4, "b/use_siblings": False, "a/use_siblings": True,
-         "stacking": "none", "n_folds": 3, "lambda_l1": 0.1},
+         "sharing": "none", "n_folds": 3, "lambda_l1": 0.1, "a/sharing": "offset",
+         "shared_trees:max_depth": 3},
     )
     by_name = {t.name: t for t in est.tasks}
     assert by_name["a"].params == {"num_leaves": 4}
     assert by_name["b"].params == {"num_leaves": 3}  # the task's own params are kept
+    assert by_name["a"].sharing == "offset" and by_name["b"].sharing is None
     assert est.siblings == {"a": ["b"], "b": []}
-    assert est.stacking == "none" and est.n_folds == 3
+    assert est.sharing == "none" and est.n_folds == 3
+    assert est.sharing_params == {"shared_trees": {"max_depth": 3}}
     assert est.params == {"n_estimators": 20, "verbose": -1, "lambda_l1": 0.1}
 
 
 def test_default_search_spaces():
     lgb = default_search_space("lightgbm")
     xgb = default_search_space("xgboost", n_tasks=1)
-    assert "*/num_leaves" in lgb and "stacking" in lgb and "*/use_siblings" in lgb
-    assert "*/max_depth" in xgb and "stacking" not in xgb
-    assert isinstance(lgb["stacking"], CategoricalDistribution)
+    assert "*/num_leaves" in lgb and "*/sharing" in lgb
+    assert "*/max_depth" in xgb and "*/sharing" not in xgb
+    assert isinstance(lgb["*/sharing"], CategoricalDistribution)
     with pytest.raises(ValueError, match="backend"):
         default_search_space("catboost")
 
@@ -254,7 +257,7 @@ seed = 0
 [search_space]
 "*/num_leaves" = {{ int = [4, 32], log = true }}
 "*/learning_rate" = {{ float = [0.05, 0.3], log = true }}
-"stacking" = {{ choices = ["oof", "none"] }}
+"*/sharing" = {{ choices = ["none", "offset", "stacking"] }}
 "loss/lambda_l2" = 1.0
 {extra}
 """

@@ -30,12 +30,14 @@ class LightGBMModel:
         self.booster = booster
         self.best_iteration = best_iteration
 
-    def predict(self, X: pd.DataFrame) -> np.ndarray:
-        return self.booster.predict(X, num_iteration=self.best_iteration)
+    def predict_raw(self, X: pd.DataFrame) -> np.ndarray:
+        raw = self.booster.predict(X, num_iteration=self.best_iteration, raw_score=True)
+        return raw.reshape(len(X), -1)
 
-    def predict_matrix(self, M: np.ndarray) -> np.ndarray:
-        """Predict from ``as_matrix`` of a table with the training table's categories."""
-        return self.booster.predict(M, num_iteration=self.best_iteration)
+    def predict_raw_matrix(self, M: np.ndarray) -> np.ndarray:
+        """Raw scores from ``as_matrix`` of a table with the training table's categories."""
+        raw = self.booster.predict(M, num_iteration=self.best_iteration, raw_score=True)
+        return raw.reshape(len(M), -1)
 
     @staticmethod
     def as_matrix(X: pd.DataFrame) -> np.ndarray:
@@ -61,10 +63,7 @@ class LightGBMModel:
 
     def contributions(self, X: pd.DataFrame) -> np.ndarray:
         raw = self.booster.predict(X, num_iteration=self.best_iteration, pred_contrib=True)
-        n_classes = self.booster.params.get("num_class", 1)
-        if n_classes > 1:
-            return raw.reshape(len(X), n_classes, -1)
-        return raw
+        return np.asarray(raw).reshape(len(X), self.booster.num_model_per_iteration(), -1)
 
     def feature_importance(self) -> np.ndarray:
         return self.booster.feature_importance("gain", iteration=self.best_iteration)
@@ -123,14 +122,17 @@ def _extend(base: lgb.Dataset, extra: pd.DataFrame, binning: dict[str, Any]) -> 
     return table
 
 
-def _subset(full: lgb.Dataset, rows: np.ndarray, y: np.ndarray, w: np.ndarray | None,
+def _subset(full: lgb.Dataset, rows: np.ndarray, data: TrainData,
             params: dict[str, Any]) -> lgb.Dataset:
     rows = np.sort(rows)  # LightGBM keeps a subset's rows in table order
     # A list: LightGBM sorts the indices with Python's sorted(), slow on NumPy scalars.
     part = full.subset(rows.tolist(), params=params).construct()
-    part.set_label(y[rows])
-    if w is not None:
-        part.set_weight(w[rows])
+    part.set_label(data.y[rows])
+    if data.weight is not None:
+        part.set_weight(data.weight[rows])
+    if data.init_score is not None:
+        # Class-major order for multiclass tasks: score[class * n_rows + row].
+        part.set_init_score(np.asarray(data.init_score[rows], dtype=float).ravel(order="F"))
     return part
 
 
@@ -166,16 +168,16 @@ class LightGBMBackend:
             # under load can differ from run to run and change the model in the last digits.
             full_params["force_row_wise"] = True
         binned, dataset_params = _binned(data, full_params)
-        train_set = _subset(binned, data.rows, data.y, data.weight, dataset_params)
+        train_set = _subset(binned, data.rows, data, dataset_params)
         valid_sets, callbacks = [], []
         if data.val_rows is not None and early_stopping_rounds:
-            valid_sets = [_subset(binned, data.val_rows, data.y, data.weight, dataset_params)]
+            valid_sets = [_subset(binned, data.val_rows, data, dataset_params)]
             callbacks = [lgb.early_stopping(early_stopping_rounds, verbose=False)]
         booster = lgb.train(full_params, train_set, num_boost_round, valid_sets=valid_sets,
                             callbacks=callbacks)
         best = booster.best_iteration if booster.best_iteration > 0 else booster.current_iteration()
         return LightGBMModel(booster, best)
 
-    def load(self, raw: bytes, n_features: int) -> LightGBMModel:
+    def load(self, raw: bytes, *, n_outputs: int, offset: bool) -> LightGBMModel:
         booster = lgb.Booster(model_str=raw.decode("utf-8"))
         return LightGBMModel(booster, booster.current_iteration())

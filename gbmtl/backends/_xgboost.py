@@ -17,23 +17,37 @@ _OBJECTIVES = {
 }
 
 
-def _dmatrix(X: pd.DataFrame, y=None, weight=None, n_threads: int = 1) -> xgb.DMatrix:
-    return xgb.DMatrix(X, label=y, weight=weight, enable_categorical=True, nthread=n_threads)
+def _dmatrix(X: pd.DataFrame, y=None, weight=None, init=None, n_threads: int = 1) -> xgb.DMatrix:
+    return xgb.DMatrix(X, label=y, weight=weight, base_margin=init, enable_categorical=True,
+                       nthread=n_threads)
 
 
 class XGBoostModel:
-    def __init__(self, booster: xgb.Booster, best_iteration: int):
+    """A booster and its kept rounds.
+
+    ``offset`` models were trained from an init score (``base_margin``): XGBoost then ignores its
+    ``base_score``, so they predict with a zero margin, giving the trees' part alone.
+    """
+
+    def __init__(self, booster: xgb.Booster, best_iteration: int, n_outputs: int, offset: bool):
         self.booster = booster
         self.best_iteration = best_iteration
+        self.n_outputs = n_outputs
+        self.offset = offset
 
-    def _range(self) -> tuple[int, int]:
-        return (0, self.best_iteration)
+    def _matrix(self, X: pd.DataFrame) -> xgb.DMatrix:
+        init = np.zeros((len(X), self.n_outputs)) if self.offset else None
+        return _dmatrix(X, init=init)
 
-    def predict(self, X: pd.DataFrame) -> np.ndarray:
-        return self.booster.predict(_dmatrix(X), iteration_range=self._range())
+    def predict_raw(self, X: pd.DataFrame) -> np.ndarray:
+        raw = self.booster.predict(self._matrix(X), iteration_range=(0, self.best_iteration),
+                                   output_margin=True)
+        return raw.reshape(len(X), -1)
 
     def contributions(self, X: pd.DataFrame) -> np.ndarray:
-        return self.booster.predict(_dmatrix(X), iteration_range=self._range(), pred_contribs=True)
+        raw = self.booster.predict(self._matrix(X), iteration_range=(0, self.best_iteration),
+                                   pred_contribs=True)
+        return raw.reshape(len(X), self.n_outputs, -1)
 
     def feature_importance(self) -> np.ndarray:
         scores = self.booster.get_score(importance_type="total_gain")
@@ -72,17 +86,18 @@ class XGBoostBackend:
         }
         if kind == "multiclass":
             full["num_class"] = n_classes
-        dtrain = _dmatrix(*data.part("train"), n_threads)
+        dtrain = _dmatrix(*data.part("train"), n_threads=n_threads)
         evals, esr = (), None
         if data.val_rows is not None and early_stopping_rounds:
-            evals = [(_dmatrix(*data.part("val"), n_threads), "valid")]
+            evals = [(_dmatrix(*data.part("val"), n_threads=n_threads), "valid")]
             esr = early_stopping_rounds
         booster = xgb.train(full, dtrain, num_boost_round, evals=evals,
                             early_stopping_rounds=esr, verbose_eval=False)
         best = booster.best_iteration + 1 if esr else booster.num_boosted_rounds()
-        return XGBoostModel(booster, best)
+        width = n_classes if kind == "multiclass" else 1
+        return XGBoostModel(booster, best, width, data.init_score is not None)
 
-    def load(self, raw: bytes, n_features: int) -> XGBoostModel:
+    def load(self, raw: bytes, *, n_outputs: int, offset: bool) -> XGBoostModel:
         booster = xgb.Booster()
         booster.load_model(bytearray(raw))
-        return XGBoostModel(booster, booster.num_boosted_rounds())
+        return XGBoostModel(booster, booster.num_boosted_rounds(), n_outputs, offset)

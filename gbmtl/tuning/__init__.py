@@ -1,7 +1,7 @@
 """Joint hyperparameter tuning of all tasks of a multi-task booster, with Optuna.
 
 :class:`MultiTaskTuner` samples per-task parameters under namespaced names (``"<task>/num_leaves"``)
-and shared ones (``"stacking"``, ``"<task>/use_siblings"``), scores every task by cross-validation
+and shared ones (``"<task>/sharing"``, ``"<task>/use_siblings"``), scores every task by cross-validation
 on a common scale, and optimises either their weighted mean or the Pareto front. Studies live in
 memory, SQLite, a journal file (several processes) or PostgreSQL (several machines) and resume when
 the same command is run again.

@@ -34,7 +34,7 @@ A config, with every section but ``[data]`` optional::
     [search_space]                  # names as in gbmtl.tuning (namespaced by task)
     "*/num_leaves" = { int = [7, 63], log = true }
     "*/learning_rate" = { float = [0.02, 0.2], log = true }
-    "stacking" = { choices = ["oof", "none"] }
+    "*/sharing" = { choices = ["none", "offset", "stacking"] }
     "loss/lambda_l2" = 1.0          # a fixed value
 """
 

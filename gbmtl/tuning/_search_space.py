@@ -7,9 +7,13 @@ convention:
   that task's ``Task.params``;
 - ``"*/<param>"``: the same parameter sampled separately for every task (expanded to
   ``"<task>/<param>"`` once the tasks are known);
-- ``"<task>/use_siblings"``: a boolean; ``False`` gives the task no siblings (its stage-2 model
-  sees shared features only), ``True`` keeps the estimator's sibling candidates for it;
-- a name without ``/`` that is a constructor parameter of the estimator (``"stacking"``,
+- ``"<task>/sharing"``: the task's sharing mechanism (``Task.sharing``: ``"none"``,
+  ``"offset"``, ``"stacking"``, ``"shared_trees"`` or ``"auto"``);
+- ``"<task>/use_siblings"``: a boolean; ``False`` gives the task no siblings (no sharing
+  mechanism reads other tasks for it), ``True`` keeps the estimator's siblings for it;
+- ``"<mechanism>:<param>"``: a setting of a sharing mechanism, written into the estimator's
+  ``sharing_params`` (``"shared_trees:max_depth"``);
+- a name without ``/`` that is a constructor parameter of the estimator (``"sharing"``,
   ``"n_folds"``, ``"early_stopping_rounds"``) sets that parameter;
 - any other name without ``/`` is a backend parameter shared by all tasks, merged into the
   estimator's ``params`` (task parameters still override it).
@@ -36,23 +40,27 @@ from gbmtl.tasks import Task
 __all__ = ["default_search_space", "expand_search_space", "suggest", "build_estimator"]
 
 USE_SIBLINGS = "use_siblings"
+SHARING = "sharing"
+#: Mechanisms a trial chooses among per task in the default space. "auto" would rerun the
+#: comparison inside every trial; the tuner compares mechanisms by the trials' scores instead.
+SHARING_CHOICES = ["none", "offset", "stacking", "shared_trees"]
 WILDCARD = "*"
 #: Estimator parameters the tuner builds itself from namespaced names; never set directly.
-_BUILT = ("tasks", "params", "siblings")
+_BUILT = ("tasks", "params", "siblings", "sharing_params")
 
 
 def default_search_space(backend: str = "lightgbm", n_tasks: int = 2) -> dict[str, Any]:
     """The search space the tuner uses when given none.
 
     Why: a small, robust space (learning rate, tree size, leaf size, column sampling, L2) per
-    task, plus stacking on/off and per-task sibling use when there is more than one task.
+    task, plus each task's sharing mechanism when there is more than one task.
 
     Parameters
     ----------
     backend : {"lightgbm", "xgboost"}
         The backend whose parameter names the space uses.
     n_tasks : int, default 2
-        With one task, the stacking and sibling switches are left out (they would do nothing).
+        With one task, the sharing choice is left out (it would do nothing).
 
     Returns
     -------
@@ -86,8 +94,7 @@ def default_search_space(backend: str = "lightgbm", n_tasks: int = 2) -> dict[st
             f"default_search_space: unknown backend {backend!r}; expected 'lightgbm' or 'xgboost'"
         )
     if n_tasks > 1:
-        space["stacking"] = CategoricalDistribution(["oof", "none"])
-        space[f"*/{USE_SIBLINGS}"] = CategoricalDistribution([True, False])
+        space[f"*/{SHARING}"] = CategoricalDistribution(SHARING_CHOICES)
     return space
 
 
@@ -127,7 +134,7 @@ def expand_search_space(space: Mapping[str, Any], tasks: list[Task]) -> dict[str
     for name, dist in space.items():
         task, param = split_name(name)
         if task == WILDCARD:
-            if param == USE_SIBLINGS and len(tasks) < 2:
+            if param in (USE_SIBLINGS, SHARING) and len(tasks) < 2:
                 continue
             for t in names:
                 out.setdefault(f"{t}/{param}", dist)
@@ -207,6 +214,8 @@ def build_estimator(estimator, tasks: list[Task], params: Mapping[str, Any]):
     check_names(params, names, where="params")
     task_params: dict[str, dict[str, Any]] = {n: {} for n in names}
     use_siblings: dict[str, bool] = {}
+    task_sharing: dict[str, Any] = {}
+    mechanism_params: dict[str, dict[str, Any]] = {}
     shared: dict[str, Any] = {}
     updates: dict[str, Any] = {}
     for name, value in params.items():
@@ -216,16 +225,27 @@ def build_estimator(estimator, tasks: list[Task], params: Mapping[str, Any]):
         if task is not None:
             if param == USE_SIBLINGS:
                 use_siblings[task] = bool(value)
+            elif param == SHARING:
+                task_sharing[task] = value
             else:
                 task_params[task][param] = value
+        elif ":" in param:
+            mechanism, setting = param.split(":", 1)
+            mechanism_params.setdefault(mechanism, {})[setting] = value
         elif param in own and param not in _BUILT:
             updates[param] = value
         else:
             shared[param] = value
     new_tasks = [
-        replace(t, params={**(t.params or {}), **task_params[t.name]} or None) for t in tasks
+        replace(t, params={**(t.params or {}), **task_params[t.name]} or None,
+                sharing=task_sharing.get(t.name, t.sharing)) for t in tasks
     ]
     updates["tasks"] = new_tasks
+    if mechanism_params:
+        given = {k: dict(v) for k, v in (own.get("sharing_params") or {}).items()}
+        for mechanism, settings in mechanism_params.items():
+            given.setdefault(mechanism, {}).update(settings)
+        updates["sharing_params"] = given
     if shared:
         updates["params"] = {**(own.get("params") or {}), **shared}
     if use_siblings:

@@ -41,7 +41,7 @@ class MultiTaskTuner(BaseEstimator):
     """Tune the hyperparameters of all tasks of a multi-task booster jointly.
 
     Every trial samples per-task parameters (``"<task>/num_leaves"``) and shared ones
-    (``"stacking"``, ``"<task>/use_siblings"``), fits the booster on ``cv`` folds and scores every
+    (``"<task>/sharing"``, ``"<task>/use_siblings"``), fits the booster on ``cv`` folds and scores every
     task on its validation fold on the common scale of :func:`gbmtl.metrics.task_score` (AUC for
     binary tasks, macro one-vs-rest AUC for multiclass, ``1 - RMSE/std(y)`` for regression;
     unlabelled rows skipped).
@@ -71,7 +71,7 @@ class MultiTaskTuner(BaseEstimator):
         ``(trial, tasks) -> dict`` that calls ``trial.suggest_*`` and returns the values.
         Names: ``"<task>/<param>"`` (one task's backend parameter), ``"*/<param>"`` (sampled
         separately for every task), ``"<task>/use_siblings"`` (bool), an estimator parameter
-        (``"stacking"``, ``"n_folds"``) or another name (a backend parameter shared by all
+        (``"sharing"``, ``"n_folds"``) or another name (a backend parameter shared by all
         tasks). None uses :func:`default_search_space` for the estimator's backend (each task
         gets the space of its own backend).
     cv : int, splitter or iterable of (train, test) index pairs, default 3

@@ -1,0 +1,61 @@
+"""Sibling inputs: the stage-1 raw scores of other tasks that a task's mechanism learns from.
+
+At fit time they are out-of-fold scores (no row's input was produced by a model that saw that
+row's label); at predict time they are the stage-1 models' scores for the new rows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from gbmtl._links import link
+
+#: Prefix of the sibling-feature columns of stacking tables; feature names may not use it.
+SIBLING_PREFIX = "sib__"
+#: Prefix of the per-sibling columns of explanations.
+SIBLING_LABEL = "sibling:"
+
+
+@dataclass
+class SiblingInputs:
+    """Raw scores ``(n, outputs)`` of each task that can serve as a sibling, and its kind."""
+
+    raw: dict[str, np.ndarray]
+    kinds: dict[str, str]
+
+    def rows(self, rows: np.ndarray) -> SiblingInputs:
+        return SiblingInputs({k: v[rows] for k, v in self.raw.items()}, self.kinds)
+
+
+def sibling_columns(siblings: list[str], kinds: dict[str, str],
+                    widths: dict[str, int]) -> list[tuple[str, str, int]]:
+    """The stacking columns of ``siblings``: (column name, sibling, output index) each.
+
+    A multiclass sibling gives one column per class. Names are made unique (a binary task
+    ``g_0`` beside a multiclass task ``g`` would otherwise share ``sib__g_0``); which sibling a
+    column belongs to is kept here, never parsed back from the name.
+    """
+    out, seen = [], set()
+    for s in siblings:
+        k = widths[s] if kinds[s] == "multiclass" else 1
+        for j in range(k):
+            base = f"{SIBLING_PREFIX}{s}" + (f"_{j}" if kinds[s] == "multiclass" else "")
+            name, n = base, 1
+            while name in seen:
+                name, n = f"{base}.{n}", n + 1
+            seen.add(name)
+            out.append((name, s, j))
+    return out
+
+
+def stacking_block(inputs: SiblingInputs, siblings: list[str]) -> pd.DataFrame:
+    """The siblings' predictions (probabilities or values, as the stacking trees see them)."""
+    outputs = {s: link(inputs.kinds[s], inputs.raw[s]).reshape(len(inputs.raw[s]), -1)
+               for s in siblings}
+    widths = {s: v.shape[1] for s, v in outputs.items()}
+    cols = {name: outputs[s][:, j] for name, s, j in sibling_columns(siblings, inputs.kinds, widths)}
+    n = len(next(iter(inputs.raw.values()))) if inputs.raw else 0
+    return pd.DataFrame(cols, index=pd.RangeIndex(n))
