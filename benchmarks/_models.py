@@ -241,15 +241,17 @@ class XGBMulti(_JointTargets):
         return {t: pred[:, i] for i, t in enumerate(self.tasks)}
 
 
-def make_adapter(name: str, seed: int, n_jobs: int = 1, quick: bool = False) -> Adapter:
-    """The adapter of model ``name`` (one of :data:`MODELS`)."""
+def make_adapter(name: str, seed: int, n_jobs: int = 1, quick: bool = False,
+                 main_task: str | None = None) -> Adapter:
+    """The adapter of model ``name`` (one of :data:`MODELS`); AutoGluon fits ``main_task``
+    alone (its time budget per task would dominate every run)."""
     kw = dict(seed=seed, n_jobs=n_jobs, quick=quick)
     if name in GBMTL_VARIANTS:
         return GBMTL(name, **kw)
     if name == "autogluon":
         from benchmarks._autogluon import AutoGluon
 
-        return AutoGluon(**kw)
+        return AutoGluon(tasks=None if main_task is None else [main_task], **kw)
     if name == "chain":
         return Chain(**kw)
     if name == "xgb_multi":

@@ -59,12 +59,15 @@ def _stratified(X, Y, stratify_on: str, seed: int, name: str, kinds, main: str) 
 def _census(name: str, tasks: list[str], seed: int, data_home) -> list[Split]:
     from gbmtl.datasets import load_census_income
 
-    kw = dict(random_state=seed, data_home=data_home, download_if_missing=False)
+    # Each task set keeps as features the columns that are not its own targets (the
+    # published protocol): education is a feature of the income set, income of the other.
+    kw = dict(random_state=seed, data_home=data_home, download_if_missing=False,
+              targets=tuple(tasks))
     Xtr, Ytr = load_census_income(subset="train", **kw)
     Xte, Yte = load_census_income(subset="test", **kw)
     kinds = {t: "binary" for t in tasks}
-    return [Split(name, Xtr.attrs["protocol"], Xtr, Ytr[tasks], Xte, Yte[tasks], kinds,
-                  MAIN_TASK[name])]
+    protocol = f"{Xtr.attrs['protocol']}; features: all but {', '.join(tasks)}'s sources"
+    return [Split(name, protocol, Xtr, Ytr[tasks], Xte, Yte[tasks], kinds, MAIN_TASK[name])]
 
 
 def _taiwan(seed: int, data_home) -> list[Split]:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import subprocess
 import sys
 import time
@@ -21,26 +20,13 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks._measure import machine, reset_peak, status_mb
+
 RESULTS = Path(__file__).resolve().parent / "results"
 TASKS = ["income_50k", "never_married"]
 PARAMS = {"learning_rate": 0.1, "num_leaves": 31}
 #: The plain loop, gbmtl with sharing off, and gbmtl's default (sharing="auto").
 VARIANTS = ["loop", "none", "auto"]
-
-
-def _status_mb(field: str) -> float:
-    with open("/proc/self/status") as fh:
-        for line in fh:
-            if line.startswith(field + ":"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
-
-
-def _reset_peak() -> None:
-    """Reset the kernel's peak-RSS mark, so that the peak of loading the data does not hide the
-    peak of fitting (``ru_maxrss`` cannot be reset; ``VmHWM`` can, through ``clear_refs``)."""
-    with open("/proc/self/clear_refs", "w") as fh:
-        fh.write("5")
 
 
 def _load(quick: bool):
@@ -81,8 +67,8 @@ def run_variant(variant: str, quick: bool) -> dict:
 
     Xtr, Ytr, Xte, Yte, protocol = _load(quick)
     timer = JobTimer()
-    base = _status_mb("VmRSS")
-    _reset_peak()
+    base = status_mb("VmRSS")
+    reset_peak()
     start = time.perf_counter()
     if variant == "loop":
         models = _fit_loop(Xtr, Ytr)
@@ -90,7 +76,7 @@ def run_variant(variant: str, quick: bool) -> dict:
         model = MultiTaskBooster(params=PARAMS, sharing=variant, random_state=0)
         model.fit(Xtr, Ytr, callbacks=[timer])
     fit_s = time.perf_counter() - start
-    peak = _status_mb("VmHWM")
+    peak = status_mb("VmHWM")
     start = time.perf_counter()
     if variant == "loop":
         pred = {t: m.predict(Xte, num_iteration=m.best_iteration) for t, m in models.items()}
@@ -173,8 +159,7 @@ def main(argv: list[str] | None = None) -> int:
             s[f"{key}_ratio_range"] = [float(min(ratios)), float(max(ratios))]
     report = {
         "date": date.today().isoformat(),
-        "machine": f"{platform.machine()}, {platform.processor() or 'cpu'}, "
-                   f"{__import__('os').cpu_count()} cores, Python {platform.python_version()}",
+        "machine": machine(),
         "protocol": runs[0]["protocol"], "n_train": runs[0]["n_train"],
         "n_test": runs[0]["n_test"], "repeats": repeats, "quick": args.quick,
         "params": PARAMS, "summary": summary, "runs": runs,

@@ -42,6 +42,7 @@ from benchmarks._report import (
     plot,
     scarce_gains,
 )
+from benchmarks._sharing_report import sharing_sections
 
 RESULTS = Path(__file__).resolve().parent / "results"
 logger = logging.getLogger("benchmarks.run")
@@ -60,6 +61,8 @@ def _parse(argv):
     p.add_argument("--out", type=Path, default=RESULTS)
     p.add_argument("--data-home", default=None, help="default: GBMTL_DATA_HOME")
     p.add_argument("--n-jobs", type=int, default=1, help="threads per model (default 1)")
+    p.add_argument("--tag", default="",
+                   help="suffix of the output files, to keep runs of other models apart")
     p.add_argument("--summary", action="store_true",
                    help="only rebuild bench_summary.md from the bench_*.csv files in --out")
     args = p.parse_args(argv)
@@ -93,7 +96,8 @@ def _score(kind: str, y: pd.Series, pred: np.ndarray, classes) -> tuple[str, flo
 
 
 def _run_model(name, split, seed, fraction, args) -> list[dict]:
-    adapter = make_adapter(name, seed, n_jobs=args.n_jobs, quick=args.quick)
+    adapter = make_adapter(name, seed, n_jobs=args.n_jobs, quick=args.quick,
+                           main_task=split.main_task)
     n_lab = split.Y_train.notna().sum()
     base = dict(dataset=split.dataset, protocol=split.protocol, model=name, seed=seed,
                 labelled_fraction=fraction)
@@ -122,7 +126,10 @@ def _run_model(name, split, seed, fraction, args) -> list[dict]:
     rows = []
     for task, kind in split.kinds.items():
         if task not in pred:
-            rows += [r for r in rows_for("error", "no prediction") if r["task"] == task]
+            only = getattr(adapter, "only", None)
+            status = ("skipped", "fitted on the main task only") if only and task not in only \
+                else ("error", "no prediction")
+            rows += [r for r in rows_for(*status) if r["task"] == task]
             continue
         metric, value, n_test = _score(kind, split.Y_test[task], pred[task],
                                        adapter.classes.get(task))
@@ -191,6 +198,7 @@ def summary(out: Path) -> Path:
     gains = scarce_gains(runs.merge(pairs, on=["dataset", "model"]), main)
     if len(gains):
         text += ["## Label-scarce: main task\n", frame_to_markdown(gains), ""]
+    text += sharing_sections(runs, main)
     path.write_text("\n".join(text))
     return path
 
@@ -213,7 +221,7 @@ def main(argv=None) -> dict[str, Path]:
             logger.warning("PyTorch is not installed: the neural models are skipped")
     scarce = args.fractions != [1.0]
     stem = args.out / ("bench_" + args.dataset + ("_scarce" if scarce else "")
-                       + ("_quick" if args.quick else ""))
+                       + (f"_{args.tag}" if args.tag else "") + ("_quick" if args.quick else ""))
     command = "python -m benchmarks.run " + " ".join(argv if argv is not None else sys.argv[1:])
     rows: list[dict] = []
     for seed in range(args.seeds):

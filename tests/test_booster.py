@@ -55,7 +55,8 @@ def test_fitted_attributes(fitted, data):
     assert {"mechanism", "decision", "basis", "gain", "gain_se", "gain_offset", "se_offset",
             "gain_stacking", "gain_shared_trees", "siblings_used", "bagged", "n_labelled",
             "rounds"} <= set(report.columns)
-    assert set(report["mechanism"]) <= {"independent", "offset", "stacking", "shared_trees"}
+    assert set(report["mechanism"]) <= {"independent", "offset", "stacking", "shared_trees",
+                                        "blend"}
     assert report["bagged"].all()  # every task has at most 20,000 labelled rows
 
 

@@ -25,7 +25,8 @@ def _intercept_for_rate(z: np.ndarray, rate: float) -> float:
     return (lo + hi) / 2
 
 
-def make_fintech(n_samples: int = 20_000, random_state=None) -> tuple[pd.DataFrame, pd.DataFrame]:
+def make_fintech(n_samples: int = 20_000, random_state=None, n_features: int | None = None
+                 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Generate loan applications with card activity and five related targets.
 
     One latent credit-risk factor drives default, late payment and the risk grade; a fraud factor
@@ -36,6 +37,11 @@ def make_fintech(n_samples: int = 20_000, random_state=None) -> tuple[pd.DataFra
     ----------
     n_samples : int, default 20000
     random_state : int, RandomState or None
+    n_features : int or None
+        Widen ``X`` to this many columns with noisy copies of its numeric columns
+        (``<column>_copy<k>``: the column plus Gaussian noise of half its spread), as real
+        tables carry many correlated, weaker versions of the same signals. None keeps the 17
+        columns.
 
     Returns
     -------
@@ -62,6 +68,9 @@ def make_fintech(n_samples: int = 20_000, random_state=None) -> tuple[pd.DataFra
     """
     if not isinstance(n_samples, (int, np.integer)) or n_samples < 100:
         raise ValueError(f"n_samples: expected an integer >= 100, got {n_samples!r}")
+    if n_features is not None and (not isinstance(n_features, (int, np.integer))
+                                   or n_features < 17):
+        raise ValueError(f"n_features: expected None or an integer >= 17, got {n_features!r}")
     rng = check_random_state(random_state)
     n = int(n_samples)
 
@@ -149,6 +158,16 @@ def make_fintech(n_samples: int = 20_000, random_state=None) -> tuple[pd.DataFra
         "device_age_days": device_age_days,
         "txns_last_24h": txn_24h,
     })
+
+    if n_features is not None and n_features > X.shape[1]:
+        numeric = [c for c in X.columns if not isinstance(X[c].dtype, pd.CategoricalDtype)]
+        copies = {}
+        for k in range(n_features - X.shape[1]):
+            col = numeric[k % len(numeric)]
+            base = X[col].to_numpy(dtype=float)
+            noisy = base + rng.normal(0, 0.5 * (base.std() or 1.0), n)
+            copies[f"{col}_copy{k // len(numeric)}"] = noisy.astype(np.float32)
+        X = pd.concat([X, pd.DataFrame(copies)], axis=1)
 
     # Which labels are known.
     investigated = rng.random(n) < np.clip(0.35 + 0.4 * _sigmoid(z_fraud - 3.0), 0, 1)

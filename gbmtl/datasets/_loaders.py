@@ -64,6 +64,7 @@ def load_census_income(
     test_size: float = 0.5,
     random_state: int = 0,
     drop_proxies: bool = True,
+    targets: tuple[str, ...] = ("income_50k", "never_married", "education_college"),
     data_home: DataHome = None,
     download_if_missing: bool = True,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -76,8 +77,11 @@ def load_census_income(
     - ``education_college`` (binary): education is Bachelors or higher (Bachelors, Masters,
       professional school, Doctorate); about 15 %.
 
-    Dropped from the features: ``income``, ``marital_stat`` and ``education`` (they define the
-    targets) and ``instance_weight`` (a sampling weight, not an attribute of the person). With
+    Dropped from the features: the columns that define the requested ``targets`` (``income``,
+    ``marital_stat``, ``education``) and ``instance_weight`` (a sampling weight, not an
+    attribute of the person). A column whose target is not requested stays a feature, as in the
+    published protocol: with ``targets=("income_50k", "never_married")``, ``education`` is a
+    feature. With
     ``drop_proxies=True`` also ``detailed_household_and_family_stat``,
     ``detailed_household_summary_in_household`` and ``tax_filer_stat``, whose values spell out
     the marital status ("Child 18+ never marr ...", "Spouse of householder", joint filing).
@@ -107,6 +111,9 @@ def load_census_income(
         Seed of the split (seeded split only).
     drop_proxies : bool, default True
         Drop the three columns that encode marital status (see above).
+    targets : tuple of str, default all three
+        The ``Y`` columns to return, among ``"income_50k"``, ``"never_married"`` and
+        ``"education_college"``.
     data_home : str or path-like, optional
         See :func:`get_data_home`.
     download_if_missing : bool, default True
@@ -154,6 +161,11 @@ def load_census_income(
         label = f"test-file-seeded-split(seed={random_state}, test_size={test_size})"
     frame.index = pd.Index(index, name="row")
 
+    sources = {"income_50k": "income", "never_married": "marital_stat",
+               "education_college": "education"}
+    unknown = [t for t in targets if t not in sources]
+    if unknown or not targets:
+        raise ValueError(f"targets: expected some of {list(sources)}, got {list(targets)}")
     Y = pd.DataFrame(
         {
             "income_50k": (frame["income"] == "50000+.").astype("int64"),
@@ -161,8 +173,8 @@ def load_census_income(
             "education_college": frame["education"].isin(_COLLEGE).astype("int64"),
         },
         index=frame.index,
-    )
-    drop = ["income", "marital_stat", "education", "instance_weight"]
+    )[list(targets)]
+    drop = [sources[t] for t in targets] + ["instance_weight"]
     if drop_proxies:
         drop += list(_CENSUS_MARITAL_PROXIES)
     X = frame.drop(columns=drop)

@@ -38,6 +38,10 @@ from gbmtl.sharing._siblings import SiblingInputs
 DEFAULT_PARAMS = {"learning_rate": 0.05, "max_depth": 4, "min_child_weight": 2.0,
                   "lambda": 5.0, "subsample": 1.0, "colsample_bytree": 0.8, "max_bin": 256}
 DEFAULT_ROUNDS = 1000
+#: A multiclass sibling with more classes than this lends its labels to the shared ensemble only
+#: if it uses the ensemble itself: every class is one more output of every tree (a 35-class grade
+#: made the ensemble 18 times as costly for a binary task that gained nothing from it).
+MAX_SIBLING_CLASSES = 10
 _ROUNDS = ("n_estimators", "num_boost_round", "num_iterations", "num_round", "num_trees")
 _RATES = ("learning_rate", "eta", "shrinkage_rate")
 
@@ -397,8 +401,11 @@ class SharedTrees:
     def fit(self, ctx: FitContext, plans: list[TaskPlan],
             inputs: SiblingInputs | None = None) -> dict[str, MechanismFit]:
         # The ensemble learns from every task that these tasks may learn from.
-        names = {p.name for p in plans} | {s for p in plans for s in p.siblings}
-        members = [p for p in ctx.plans if p.name in names]
+        users = {p.name for p in plans}
+        names = users | {s for p in plans for s in p.siblings}
+        members = [p for p in ctx.plans if p.name in users or (
+            p.name in names and not (p.kind == "multiclass"
+                                     and p.n_classes > MAX_SIBLING_CLASSES))]
         data = SharedData(ctx, members)
         fit_rows, val_rows, folds, aligned = self._split(ctx, data)
         settings, max_rounds = ensemble_params(ctx.params, ctx.sharing_params.get(self.name))

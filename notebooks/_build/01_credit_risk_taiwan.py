@@ -18,7 +18,7 @@
 # borrower's repayment behaviour with the main task.
 #
 # We compare `MultiTaskBooster` (sibling stacking) with **one independent LightGBM per task**
-# (`stacking="none"`, the simpler alternative) on a held-out test split, then look at
+# (`sharing="none"`, the simpler alternative) on a held-out test split, then look at
 # calibration, reason codes for declined applicants, task affinity, and a label-scarce setting
 # where `default` is known for only 10 % of the training rows (2 % and 5 % too in the full run).
 
@@ -80,7 +80,7 @@ Y_train.describe().T[["mean", "std", "min", "max"]]
 
 # %%
 mtl = gbmtl.MultiTaskBooster(tasks=tasks, params=PARAMS, n_folds=N_FOLDS, random_state=SEED)
-independent = clone(mtl).set_params(stacking="none")
+independent = clone(mtl).set_params(sharing="none")
 mtl.fit(X_train, Y_train)
 independent.fit(X_train, Y_train)
 
@@ -93,10 +93,10 @@ comparison
 # %% [markdown]
 # Each task's own metric on the test split (AUC for the binary tasks, RMSE for the regressions;
 # lower is better for RMSE). Which tasks actually took siblings, and the validation gain that
-# justified it, is in `stacking_report_`:
+# justified it, is in `sharing_report_`:
 
 # %%
-mtl.stacking_report_[["siblings_used", "stacking_gain", "gain_se", "n_labelled", "rounds"]]
+mtl.sharing_report_[["mechanism", "decision", "gain", "gain_se", "bagged", "n_labelled", "rounds"]]
 
 # %% [markdown]
 # ### The scorecard metrics of `default`
@@ -225,9 +225,9 @@ for share in SCARCE_SHARES:
         hide = rng.random(len(Y_scarce)) >= share
         Y_scarce.loc[hide, "default"] = np.nan
         stacked = clone(mtl).set_params(random_state=seed).fit(X_train, Y_scarce)
-        plain = clone(mtl).set_params(stacking="none", random_state=seed).fit(X_train, Y_scarce)
+        plain = clone(mtl).set_params(sharing="none", random_state=seed).fit(X_train, Y_scarce)
         decisions.append({"share": share, "seed": seed,
-                          **stacked.stacking_report_.loc["default"].to_dict()})
+                          **stacked.sharing_report_.loc["default"].to_dict()})
         scores = {"gbmtl": stacked.predict_proba(X_test)["default"][:, 1],
                   "independent": plain.predict_proba(X_test)["default"][:, 1],
                   "pay_0_late score alone": plain.predict_proba(X_test)["pay_0_late"][:, 1]}
@@ -253,7 +253,7 @@ per_seed
 # large and the 1.5-standard-error bar is hard to clear:
 
 # %%
-pd.DataFrame(decisions)[["share", "seed", "siblings_used", "stacking_gain", "gain_se",
+pd.DataFrame(decisions)[["share", "seed", "mechanism", "gain", "gain_se", "decision",
                          "n_labelled"]]
 
 # ## What to conclude

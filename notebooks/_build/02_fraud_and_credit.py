@@ -18,7 +18,7 @@
 # informative summary when positives are rare), **recall at 1 % false-positive rate** (how much
 # fraud is caught if 1 % of honest cases may be flagged) and **precision in the top k %** (the
 # hit rate of an investigation queue of that size). We compare `MultiTaskBooster` with one
-# independent LightGBM per task (`stacking="none"`).
+# independent LightGBM per task (`sharing="none"`).
 
 # %%
 # Parameters: small defaults keep the notebook fast; GBMTL_NOTEBOOK_SIZE=full runs the full study.
@@ -75,7 +75,7 @@ def compare(X, Y, tasks, seeds, stratify="fraud"):
                                                   stratify=strat)
         mtl = gbmtl.MultiTaskBooster(tasks=tasks, params=PARAMS, n_folds=N_FOLDS,
                                      random_state=seed).fit(X_tr, Y_tr)
-        ind = clone(mtl).set_params(stacking="none").fit(X_tr, Y_tr)
+        ind = clone(mtl).set_params(sharing="none").fit(X_tr, Y_tr)
         for name, model in [("gbmtl", mtl), ("independent", ind)]:
             rows.append({"seed": seed, "model": name,
                          **fraud_scores(model, X_te, Y_te["fraud"]).to_dict()})
@@ -147,7 +147,7 @@ pd.DataFrame({"gbmtl": ev_a["value"], "independent": ind_a.evaluate(X_te_a, Y_te
               "metric": ev_a["metric"]})
 
 # %%
-mtl_a.stacking_report_[["siblings_used", "stacking_gain", "gain_se", "n_labelled"]]
+mtl_a.sharing_report_[["mechanism", "gain", "gain_se", "siblings_used", "n_labelled"]]
 
 # %% [markdown]
 # How much of the fraud score rests on the siblings' models (mean absolute TreeSHAP
@@ -191,7 +191,7 @@ scores_b, (mtl_b, ind_b, X_te_b, Y_te_b) = compare(Xv, Yv, tasks_v, SEEDS)
 summarise(scores_b)
 
 # %%
-mtl_b.stacking_report_[["siblings_used", "stacking_gain", "gain_se", "n_labelled"]]
+mtl_b.sharing_report_[["mechanism", "gain", "gain_se", "siblings_used", "n_labelled"]]
 
 # %%
 sibling_share(mtl_b, X_te_b)
@@ -220,7 +220,7 @@ plt.show()
 # - The closest call is `default` on the synthetic table (gain 0.017 AUC, standard error
 #   0.014), below the 1.5-standard-error bar: with 4,200 matured loans the plentiful
 #   `late_payment` labels help a little, not measurably.
-# - Sibling stacking is a per-task decision, and `stacking_report_` is where to read it. Its
+# - Sibling stacking is a per-task decision, and `sharing_report_` is where to read it. Its
 #   guard is what keeps gbmtl from being worse than independent models; the cost is the extra
 #   fitting time.
 # - With a few hundred positives, recall at 1 % FPR and precision in a small queue move by

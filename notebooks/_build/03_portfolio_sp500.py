@@ -23,8 +23,8 @@
 #
 # We compare three portfolios, after transaction costs:
 #
-# - **gbmtl**: mean-variance weights from `MultiTaskBooster` forecasts (sibling stacking on);
-# - **independent**: the same allocator fed by one LightGBM per task (`stacking="none"`);
+# - **gbmtl**: mean-variance weights from `MultiTaskBooster` forecasts (`sharing="auto"`);
+# - **independent**: the same allocator fed by one LightGBM per task (`sharing="none"`);
 # - **equal weight**: 1/N in every stock, rebalanced on the same dates.
 
 # %%
@@ -100,10 +100,10 @@ outer = WalkForwardSplit(n_splits=N_SPLITS, test_size=TEST_DAYS, gap=HORIZON)
 groups = np.asarray(dates)
 
 
-def make_model(stacking):
+def make_model(sharing):
     inner = WalkForwardSplit(n_splits=3, gap=HORIZON)
     return gbmtl.MultiTaskBooster(tasks={"ret_fwd": "regression", "vol_fwd": "regression"},
-                                  stacking=stacking, cv=inner, params=PARAMS,
+                                  sharing=sharing, cv=inner, params=PARAMS,
                                   random_state=SEED)
 
 
@@ -111,18 +111,18 @@ forecasts = {"gbmtl": [], "independent": []}
 reports = []
 start = time.perf_counter()
 for fold, (train, test) in enumerate(outer.split(X, groups=groups)):
-    for name, stacking in [("gbmtl", "oof"), ("independent", "none")]:
-        model = make_model(stacking).fit(X.iloc[train], Y.iloc[train], groups=groups[train])
+    for name, sharing in [("gbmtl", "auto"), ("independent", "none")]:
+        model = make_model(sharing).fit(X.iloc[train], Y.iloc[train], groups=groups[train])
         forecasts[name].append(model.predict(X.iloc[test]))
         if name == "gbmtl":
-            reports.append(model.stacking_report_.assign(fold=fold))
+            reports.append(model.sharing_report_.assign(fold=fold))
 print(f"walk-forward fits: {time.perf_counter() - start:.0f} s")
 forecasts = {k: pd.concat(v) for k, v in forecasts.items()}
 test_index = forecasts["gbmtl"].index
-pd.concat(reports).reset_index()[["fold", "task", "siblings_used", "stacking_gain", "gain_se"]]
+pd.concat(reports).reset_index()[["fold", "task", "mechanism", "gain", "gain_se", "decision"]]
 
 # %% [markdown]
-# `stacking_report_` tells, per fold, whether each task kept its sibling: the gain is measured on
+# `sharing_report_` tells, per fold, whether each task kept its sibling: the gain is measured on
 # the task's own validation dates and the sibling is kept only when it beats 1.5 standard errors.
 #
 # ### Forecast quality

@@ -2,8 +2,8 @@
 # %% [markdown]
 # # Tuning all tasks together with `MultiTaskTuner`
 #
-# A multi-task booster has one set of tree parameters per task, plus the choice of stacking and,
-# per task, whether to use siblings at all. `MultiTaskTuner` searches all of them in one Optuna
+# A multi-task booster has one set of tree parameters per task, plus the choice of sharing
+# mechanism per task (none, offset, stacking or shared trees). `MultiTaskTuner` searches all of them in one Optuna
 # study: each trial fits the booster on cross-validation folds and scores **every task** on a
 # common scale (AUC for binary tasks, macro AUC for multiclass, `1 - RMSE/std` for regression).
 #
@@ -70,7 +70,7 @@ Y_train.notna().mean().rename("labelled share").to_frame().T
 # ## Weighted objective
 #
 # The default search space per task: learning rate, leaves, minimum leaf size, feature fraction,
-# L2 penalty, plus `stacking` and `<task>/use_siblings`. Parameter names are namespaced by task
+# L2 penalty, plus each task's sharing mechanism (`<task>/sharing`). Parameter names are namespaced by task
 # (`fraud/num_leaves`).
 
 # %%
