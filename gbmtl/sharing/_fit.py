@@ -21,10 +21,11 @@ from gbmtl.sharing._choice import FALSE_PICK_RATE, Decision, decide
 from gbmtl.sharing._glm import sibling_information
 from gbmtl.sharing._scoring import information_gain
 from gbmtl.sharing._siblings import SiblingInputs
+from gbmtl.sharing._trees import predict_raw
 
 #: The skill of a sibling is judged on at most this many of its labelled rows (plenty for a
 #: test against a constant, and it keeps the bootstrap small on large tables).
-SKILL_MAX_ROWS = 20_000
+SKILL_MAX_ROWS = 5_000
 
 
 @dataclass
@@ -42,15 +43,18 @@ class TaskResult:
 
 
 def _fill_unlabelled(ctx: FitContext, name: str, fit: MechanismFit) -> np.ndarray:
-    """Out-of-fold scores of every row: rows the task never labels come from its prediction
-    model, which by construction never saw them."""
+    """Out-of-fold scores of every row: rows the task never labels come from its model on the
+    fitting rows, which by construction never saw them (one model, like the fold models that
+    give the labelled rows' scores, and K times cheaper than a bagged task's average)."""
     p = ctx.plan(name)
     oof = fit.oof
     if oof is None:
         oof = np.full((len(ctx.X), p.width), np.nan)
-    rows = np.setdiff1d(np.arange(len(ctx.X)), p.enc.labelled)
+    unlabelled = np.ones(len(ctx.X), bool)
+    unlabelled[p.enc.labelled] = False
+    rows = np.flatnonzero(unlabelled)
     if len(rows):
-        oof[rows] = fit.model.predict_raw(ctx.X.iloc[rows])
+        oof[rows] = predict_raw(fit.model.trees.models[:1], ctx.X.iloc[rows])
     return oof
 
 
@@ -67,7 +71,7 @@ def _heldout(ctx: FitContext, name: str, fit: MechanismFit):
 
 def _skilled(ctx: FitContext, name: str, oof: np.ndarray | None) -> bool:
     """Whether task ``name``'s out-of-fold predictions beat a constant on its own labels beyond
-    noise (one-sided, at the choice's false-pick rate; on at most 20,000 of its rows)."""
+    noise (one-sided, at the choice's false-pick rate; on at most 5,000 of its rows)."""
     if oof is None:
         return False
     p = ctx.plan(name)

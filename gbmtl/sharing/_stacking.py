@@ -13,7 +13,7 @@ import pandas as pd
 
 from gbmtl._context import FitContext, TaskPlan
 from gbmtl.sharing._base import MechanismFit
-from gbmtl.sharing._scoring import permutation_gains
+from gbmtl.sharing._scoring import MAX_COMPARED_ROWS, permutation_gains
 from gbmtl.sharing._siblings import SIBLING_LABEL, SiblingInputs, stacking_block
 from gbmtl.sharing._trees import TreeStack, predict_rows, train_folds, train_main
 
@@ -102,11 +102,18 @@ class Stacking:
             model = StackingModel(fit.stack(ctx.aligned), p.siblings, widths)
             owner = model._column_siblings(table.shape[1] - n_feat)
 
-            def permuted(s, order, fit=fit, p=p, table=table, owner=owner):
-                cols = [c for c, o in zip(table.columns[n_feat:], owner, strict=True) if o == s]
-                return predict_rows(fit.main, table, p.val_rows, permute=cols, order=order)
+            # Affinity on at most MAX_COMPARED_ROWS validation rows: one prediction per sibling.
+            pick = np.arange(len(p.val_rows))
+            if len(pick) > MAX_COMPARED_ROWS:
+                pick = np.sort(np.random.default_rng(ctx.seed).choice(
+                    len(pick), MAX_COMPARED_ROWS, replace=False))
+            rows = p.val_rows[pick]
 
-            affinity = permutation_gains(p, p.val_rows, fit.val, p.siblings, permuted, ctx.seed)
+            def permuted(s, order, fit=fit, table=table, owner=owner, rows=rows):
+                cols = [c for c, o in zip(table.columns[n_feat:], owner, strict=True) if o == s]
+                return predict_rows(fit.main, table, rows, permute=cols, order=order)
+
+            affinity = permutation_gains(p, rows, fit.val[pick], p.siblings, permuted, ctx.seed)
             out[p.name] = MechanismFit(model, fit.oof if p.out_of_fold else None, fit.val,
                                        affinity)
             ctx.forget(table)

@@ -25,9 +25,17 @@ def _matrix_path(models: list) -> bool:
     return all(getattr(m, "as_matrix", None) is not None for m in models)
 
 
+#: Rows converted and predicted at a time: the float copy of a large table is made block by
+#: block, so predicting a million rows does not hold a second copy of the table in memory.
+PREDICT_BLOCK = 65_536
+
+
 def predict_raw(models: list[FittedModel], X: pd.DataFrame) -> np.ndarray:
     """Mean raw score of ``models`` on ``X``; LightGBM models share one float conversion of it
     (cheaper than the library's own conversion on every call, see ``LightGBMModel.as_matrix``)."""
+    if len(X) > PREDICT_BLOCK:
+        return np.concatenate([predict_raw(models, X.iloc[i:i + PREDICT_BLOCK])
+                               for i in range(0, len(X), PREDICT_BLOCK)])
     if _matrix_path(models):
         M = models[0].as_matrix(X)
         raw = [m.predict_raw_matrix(M) for m in models]
@@ -40,6 +48,9 @@ def predict_rows(model: FittedModel, X: pd.DataFrame, rows: np.ndarray,
                  permute: list[str] | None = None, order: np.ndarray | None = None) -> np.ndarray:
     """``model``'s raw scores for ``rows`` of ``X``, optionally with the columns ``permute``
     shuffled across those rows by ``order`` (permutation importance)."""
+    if not permute and len(rows) > PREDICT_BLOCK:
+        return np.concatenate([predict_rows(model, X, rows[i:i + PREDICT_BLOCK])
+                               for i in range(0, len(rows), PREDICT_BLOCK)])
     part = X.iloc[rows]
     if not _matrix_path([model]):
         if permute:
