@@ -54,6 +54,9 @@ def _parse(argv):
     p.add_argument("--models", default=",".join(MODELS),
                    help=f"comma-separated, from {', '.join(MODELS)} (default: all)")
     p.add_argument("--seeds", type=int, default=3, help="seeds 0 .. N-1 (default 3)")
+    p.add_argument("--first-seed", type=int, default=0,
+                   help="start at this seed (seeds F .. N-1): finish a run that was cut short "
+                        "into a file of its own (with --tag); the summary merges them")
     p.add_argument("--quick", action="store_true",
                    help="2,000 training rows, few rounds/epochs, one seed: a smoke test")
     p.add_argument("--fractions", default="1.0",
@@ -224,7 +227,7 @@ def main(argv=None) -> dict[str, Path]:
                        + (f"_{args.tag}" if args.tag else "") + ("_quick" if args.quick else ""))
     command = "python -m benchmarks.run " + " ".join(argv if argv is not None else sys.argv[1:])
     rows: list[dict] = []
-    for seed in range(args.seeds):
+    for seed in range(args.first_seed, args.seeds):
         for split in load_splits(args.dataset, seed, quick=args.quick, data_home=args.data_home):
             for fraction in args.fractions:
                 part = label_scarce(split, fraction, seed)
