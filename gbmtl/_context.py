@@ -12,6 +12,7 @@ gets): each mechanism trains K - 1 fold models instead of K.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -172,9 +173,24 @@ def fold_splits(
 ) -> list[tuple[np.ndarray, np.ndarray]]:
     """Folds over ``rows`` (with labels ``y``), as row indices into the full table."""
     g = groups[rows] if groups is not None else None
+    user = cv is not None
     if cv is None:
         cv = _kfold(kind, n_folds, g is not None, seed)
-    return [(rows[tr], rows[te]) for tr, te in cv.split(np.zeros((len(rows), 1)), y, g)]
+    with warnings.catch_warnings():
+        # gbmtl warns about thin classes itself, naming the task and its folds.
+        warnings.filterwarnings("ignore", message="The least populated class")
+        splits = list(cv.split(np.zeros((len(rows), 1)), y, g))
+    out = []
+    for tr, te in splits:
+        tr, te = np.asarray(tr), np.asarray(te)
+        if user and ((tr.size and (tr.min() < 0 or tr.max() >= len(rows)))
+                     or (te.size and (te.min() < 0 or te.max() >= len(rows)))):
+            raise ValueError(
+                f"cv returned row positions outside 0..{len(rows) - 1} (a task's labelled rows "
+                "are numbered from 0 within the task)"
+            )
+        out.append((rows[tr], rows[te]))
+    return out
 
 
 def aligned_folds(

@@ -10,10 +10,17 @@ The sequential executor trains models one after another, each on all ``n_threads
 training several LightGBM models at once from Python threads was measured 35 % faster on two
 cores, but LightGBM's booster initialisation is not thread-safe and crashed the process
 (segmentation fault) in about one fit in ten. Results do not depend on the thread count.
+
+Thread contract: fits may run in several threads of one process (the tuner's ``n_jobs``, a
+web server); every model's training holds :data:`TRAIN_LOCK`, so models of different fits
+never train at once, while their other work (splits, predictions, scoring) overlaps. Each fit
+has its own binned-data cache, so nothing else is shared between threads.
 """
 
 from __future__ import annotations
 
+import os
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -23,6 +30,18 @@ import numpy as np
 import pandas as pd
 
 from gbmtl.backends import TrainData, get_backend
+
+#: Held while a model trains (see the module docstring).
+TRAIN_LOCK = threading.Lock()
+
+
+def available_cores() -> int:
+    """Cores this process may run on: its CPU affinity where the system reports it (a
+    container or ``taskset`` limits it; ``os.cpu_count`` would count the whole machine, and
+    OpenMP threads beyond the allowed cores spin against each other)."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return os.cpu_count() or 1
 
 
 class Job(Protocol):
@@ -113,9 +132,10 @@ class SequentialExecutor:
         for job in jobs:
             for cb in self.callbacks:
                 cb.on_start(job)
-            start = time.perf_counter()
-            out.append(job.train(ctx, self.n_threads))
-            seconds = time.perf_counter() - start
+            with TRAIN_LOCK:
+                start = time.perf_counter()
+                out.append(job.train(ctx, self.n_threads))
+                seconds = time.perf_counter() - start
             for cb in self.callbacks:
                 cb.on_end(job, seconds)
         return out

@@ -1,16 +1,22 @@
 """The shared feature step: fit once on all rows of X, reused by every task model.
 
 Text and category columns become pandas categoricals with the categories seen at fit, so that both
-backends see the same category codes at fit and predict time (an unseen category becomes missing).
+backends see the same category codes at fit and predict time (an unseen category becomes missing,
+with a warning when many values are). The backends get the columns under internal names
+(``f0, f1, ...``): LightGBM and XGBoost reject some names pandas allows (``a b`` beside ``a_b``,
+JSON characters, ``<``), and the user's names come back in importances and explanations.
 """
 
 from __future__ import annotations
+
+import warnings
 
 import numpy as np
 import pandas as pd
 from sklearn.base import clone
 
-from gbmtl.sharing._siblings import SIBLING_PREFIX
+#: Share of a category column's values unseen at fit above which predict warns.
+UNSEEN_WARNING_SHARE = 0.1
 
 
 def _is_categorical(s: pd.Series) -> bool:
@@ -19,6 +25,10 @@ def _is_categorical(s: pd.Series) -> bool:
         or pd.api.types.is_object_dtype(s)
         or pd.api.types.is_string_dtype(s)
     )
+
+
+def internal_names(n: int) -> list[str]:
+    return [f"f{i}" for i in range(n)]
 
 
 class SharedFeatures:
@@ -40,12 +50,6 @@ class SharedFeatures:
                     pass
             out = self.fitted_transformer_.fit_transform(X)
             X = self._as_frame(out, X.index)
-        bad = [c for c in X.columns if str(c).startswith(SIBLING_PREFIX)]
-        if bad:
-            raise ValueError(
-                f"Feature names {bad} use the prefix {SIBLING_PREFIX!r} reserved for sibling "
-                "predictions; rename them"
-            )
         self.columns_ = [str(c) for c in X.columns]
         self.categories_ = {}
         for c in X.columns:
@@ -56,12 +60,12 @@ class SharedFeatures:
                 else:
                     cats = sorted(s.dropna().astype(str).unique().tolist())
                 self.categories_[str(c)] = cats
-        return self._encode(X)
+        return self._encode(X, fitting=True)
 
     def transform(self, X: pd.DataFrame) -> pd.DataFrame:
         if self.fitted_transformer_ is not None:
             X = self._as_frame(self.fitted_transformer_.transform(X), X.index)
-        return self._encode(X)
+        return self._encode(X, fitting=False)
 
     def _as_frame(self, out, index) -> pd.DataFrame:
         if isinstance(out, pd.DataFrame):
@@ -77,15 +81,48 @@ class SharedFeatures:
             names = [f"f{i}" for i in range(out.shape[1])]
         return pd.DataFrame(out, columns=names, index=index)
 
-    def _encode(self, X: pd.DataFrame) -> pd.DataFrame:
+    def _encode(self, X: pd.DataFrame, fitting: bool) -> pd.DataFrame:
         changed = {}
         for c, cats in self.categories_.items():
             s = X[c]
-            if isinstance(s.dtype, pd.CategoricalDtype) and s.cat.categories.tolist() == cats:
+            plain = all(isinstance(v, (str, int, float, np.integer, np.floating)) for v in cats)
+            if (plain and isinstance(s.dtype, pd.CategoricalDtype)
+                    and s.cat.categories.tolist() == cats):
                 continue
-            if not isinstance(s.dtype, pd.CategoricalDtype):
-                s = s.astype("string")  # text columns: match categories by their text
-            s = s.astype(object).where(s.isin(cats))  # unseen categories become missing
-            changed[c] = pd.Categorical(s, categories=cats)
-        # Copy the table only when a column had to be recoded.
-        return X.assign(**changed) if changed else X
+            coded = self._recode(c, s, cats, fitting)
+            if not plain:
+                # Backends store the category values as JSON (LightGBM cannot write timestamps):
+                # hand them the positions instead; the values stay in ``categories_``.
+                coded = pd.Categorical.from_codes(coded.codes, categories=range(len(cats)))
+            changed[c] = coded
+        # Copy the table only when a column had to be recoded; rename in place of a copy.
+        out = X.assign(**changed) if changed else X
+        return out.set_axis(internal_names(out.shape[1]), axis=1)
+
+    @staticmethod
+    def _recode(name: str, s: pd.Series, cats: list, fitting: bool) -> pd.Categorical:
+        """``s`` coded with the fitted categories ``cats``; what was not seen becomes missing."""
+        text_cats = all(isinstance(v, str) for v in cats)
+        numeric = (pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s)
+                   and not isinstance(s.dtype, pd.CategoricalDtype))
+        if numeric and text_cats and cats:
+            raise ValueError(
+                f"column {name!r} held categories {cats[:5]} at fit but numbers "
+                f"({s.dtype}) here, e.g. category codes; pass the categories themselves "
+                "(the same values as at fit)"
+            )
+        if isinstance(s.dtype, pd.CategoricalDtype):
+            values = s.astype(object)
+        elif text_cats:
+            values = s.astype("string").astype(object)  # text columns: match by their text
+        else:
+            values = s.astype(object)
+        known = values.isin(cats)
+        if not fitting:
+            present = values.notna()
+            unseen = int((present & ~known).sum())
+            if present.any() and unseen > UNSEEN_WARNING_SHARE * int(present.sum()):
+                warnings.warn(
+                    f"column {name!r}: {unseen} of {int(present.sum())} values were not seen at "
+                    "fit and are treated as missing", UserWarning, stacklevel=5)
+        return pd.Categorical(values.where(known), categories=cats)

@@ -36,10 +36,24 @@ def encode_with_classes(y: pd.Series, classes: np.ndarray | None, task: str) -> 
     mask = y.notna().to_numpy()
     out = np.full(len(y), np.nan)
     if classes is None:
-        out[mask] = y[mask].to_numpy(dtype=float)
+        try:
+            values = y[mask].to_numpy(dtype=float)
+        except (TypeError, ValueError):
+            raise ValueError(
+                f"Task {task!r}: regression labels must be numbers, got dtype {y.dtype}"
+            ) from None
+        if np.isinf(values).any():
+            raise ValueError(f"Task {task!r}: labels contain inf; use NaN for unknown labels")
+        out[mask] = values
         return out
     values = y[mask].to_numpy()
-    pos = np.searchsorted(classes, values)
+    try:
+        pos = np.searchsorted(classes, values)
+    except TypeError:
+        raise ValueError(
+            f"Task {task!r}: labels of type {y.dtype} cannot be matched with the classes seen at "
+            f"fit {classes.tolist()[:5]}"
+        ) from None
     pos_clipped = np.clip(pos, 0, len(classes) - 1)
     unseen = classes[pos_clipped] != values
     if unseen.any():

@@ -22,6 +22,7 @@ from gbmtl._context import (
 )
 from gbmtl._defaults import task_params
 from gbmtl._labels import EncodedTask
+from gbmtl._params import check_params, for_backend
 from gbmtl.backends._base import pop_rounds
 from gbmtl.sharing import CHOICES, SIBLING_MECHANISMS
 from gbmtl.tasks import Task
@@ -132,7 +133,9 @@ def plan_fit(
 
 def _params(task: Task, n_labelled: int, params: dict | None,
             early_stopping_rounds: int | None) -> tuple[dict[str, Any], int]:
-    merged = task_params(task.backend, n_labelled, params, task.params)
+    shared = for_backend("params", task.backend, dict(params or {}))
+    merged = task_params(task.backend, n_labelled, shared, task.params)
+    check_params(f"Task {task.name!r}", task.kind, task.backend, merged)
     rounds = pop_rounds(merged, 1000 if early_stopping_rounds else 100)
     return merged, rounds
 
@@ -154,12 +157,29 @@ def _split(p: TaskPlan, groups, seed: int, early_stopping_rounds, aligned: bool,
         else:
             rows = p.enc.labelled
             p.folds = fold_splits(rows, y[rows], p.kind, n_folds, cv, groups, fold_seed)
+            check_user_folds(p.folds, rows, p.name)
     except ValueError as exc:
         raise ValueError(
             f"Task {p.name!r}: cannot split its {len(p.enc.labelled)} labelled rows into an "
             f"early-stopping part and folds ({exc}). Use fewer folds (n_folds or cv), more "
             "groups, or sharing='none'."
         ) from exc
+
+
+def check_user_folds(folds: list, rows: np.ndarray, task: str) -> None:
+    """A user's splitter must give folds whose test rows it never trains on (else out-of-fold
+    predictions would see their own labels), with no empty test part."""
+    if not folds:
+        raise ValueError(f"cv gave no folds for task {task!r}")
+    for k, (tr, te) in enumerate(folds):
+        if len(te) == 0:
+            raise ValueError(f"cv fold {k} of task {task!r} has no test rows")
+        overlap = np.intersect1d(tr, te)
+        if len(overlap):
+            raise ValueError(
+                f"cv fold {k} of task {task!r} trains on {len(overlap)} of the rows it tests; "
+                "out-of-fold predictions would see their own labels"
+            )
 
 
 def planned_jobs(ctx: FitContext) -> int:

@@ -1,9 +1,77 @@
-"""One validation gate for X, Y and sample weights: every error names what was wrong."""
+"""One validation gate for X, Y and sample weights: every error names what was wrong.
+
+Frames of any library narwhals knows (polars, pyarrow, modin, cuDF, ...) are read by column
+name, like pandas frames, through narwhals' conversion rather than a hand-written one per
+library; plain arrays are read by position.
+"""
 
 from __future__ import annotations
 
+import numbers
+
+import narwhals as nw
 import numpy as np
 import pandas as pd
+
+#: The largest sample weight the backends can hold (they store weights as float32).
+MAX_WEIGHT = float(np.finfo(np.float32).max)
+
+
+def native_frame(obj) -> pd.DataFrame | pd.Series | None:
+    """A pandas version of a non-pandas data frame or series (polars, pyarrow, ...), else None."""
+    if isinstance(obj, (pd.DataFrame, pd.Series, np.ndarray, list, tuple)):
+        return None
+    try:
+        return nw.from_native(obj, eager_only=True).to_pandas()
+    except TypeError:
+        pass
+    try:
+        return nw.from_native(obj, series_only=True).to_pandas()
+    except TypeError:
+        return None
+
+
+def _from_array(arr: np.ndarray, names: list[str]) -> pd.DataFrame:
+    """A frame from a 2-D array; object arrays get each column's own type (numbers stay numbers
+    beside a text column), as a DataFrame of those columns would have."""
+    frame = pd.DataFrame(arr, columns=names)
+    if arr.dtype != object:
+        return frame
+    frame = frame.infer_objects()
+    for c in [c for c in frame.columns if pd.api.types.is_object_dtype(frame[c])]:
+        odd = next((v for v in frame[c]
+                    if not (v is None or isinstance(v, (str, numbers.Number)))), None)
+        if odd is not None:
+            raise TypeError(
+                f"X column {c!r} holds a {type(odd).__name__}; each value must be a string or a "
+                "number (argument must be a string or a number)"
+            )
+    return frame
+
+
+def check_feature_values(X: pd.DataFrame, where: str = "X") -> None:
+    """Refuse what the backends cannot take, naming the columns: no columns at all, date and
+    duration columns, infinite numbers."""
+    if X.shape[1] == 0:
+        raise ValueError(f"{where} has no columns; give at least one feature")
+    dated = [c for c in X.columns
+             if pd.api.types.is_datetime64_any_dtype(X[c]) or pd.api.types.is_timedelta64_dtype(X[c])
+             or isinstance(X[c].dtype, pd.PeriodDtype)]
+    if dated:
+        raise ValueError(
+            f"{where} columns {dated} hold dates or durations, which the boosters cannot split "
+            "on; turn them into numbers first (e.g. days since a reference date, or the month)"
+        )
+    numeric = [c for c in X.columns if pd.api.types.is_numeric_dtype(X[c])
+               and not pd.api.types.is_bool_dtype(X[c])]
+    if numeric:
+        values = X[numeric].to_numpy(dtype=float, na_value=np.nan)
+        bad = [c for c, b in zip(numeric, np.isinf(values).any(axis=0), strict=True) if b]
+        if bad:
+            raise ValueError(
+                f"{where} columns {bad} hold infinite values; replace them with NaN (missing) "
+                "or a finite number"
+            )
 
 
 def _check_unique_columns(columns, what: str) -> None:
@@ -18,6 +86,11 @@ def _check_unique_columns(columns, what: str) -> None:
 
 def as_frame_X(X, feature_names: list[str] | None = None) -> pd.DataFrame:
     """X as a DataFrame with string column names (arrays get ``x0, x1, ...``)."""
+    native = native_frame(X)
+    if isinstance(native, pd.Series):
+        raise ValueError("X must be 2-D (rows x features), got a series; pass a frame")
+    if native is not None:
+        X = native
     if isinstance(X, pd.DataFrame):
         _check_unique_columns(list(X.columns), "X")
         non_str = [c for c in X.columns if not isinstance(c, str)]
@@ -34,12 +107,17 @@ def as_frame_X(X, feature_names: list[str] | None = None) -> pd.DataFrame:
             raise ValueError(
                 f"X has {arr.shape[1]} features, but the model was fitted with {len(names)}"
             )
-        return pd.DataFrame(arr, columns=names)
+        return _from_array(arr, names)
     raise TypeError(f"X must be a pandas DataFrame or a 2-D array, got {type(X).__name__}")
 
 
 def as_frame_Y(Y, n_rows: int, X_index: pd.Index | None = None) -> pd.DataFrame:
     """Y as a DataFrame with one column per task, checked against X's rows."""
+    native = native_frame(Y)
+    if native is not None:
+        Y = native
+        if X_index is not None:  # other libraries have no index: rows match by position
+            Y.index = X_index
     if isinstance(Y, pd.Series):
         Y = Y.to_frame(name=str(Y.name) if Y.name is not None else "y")
     from_pandas = isinstance(Y, pd.DataFrame)
@@ -52,7 +130,7 @@ def as_frame_Y(Y, n_rows: int, X_index: pd.Index | None = None) -> pd.DataFrame:
             arr = arr.reshape(-1, 1)
         if arr.ndim != 2:
             raise ValueError(f"Y must be 1-D or 2-D, got an array of shape {arr.shape}")
-        Y = pd.DataFrame(arr, columns=[f"task{i}" for i in range(arr.shape[1])])
+        Y = _from_array(arr, [f"task{i}" for i in range(arr.shape[1])])
     else:
         raise TypeError(f"Y must be a pandas DataFrame or an array, got {type(Y).__name__}")
     if len(Y) != n_rows:
@@ -93,10 +171,26 @@ def check_sample_weight(sample_weight, n_rows: int, task_names: list[str]) -> di
         )
     if not np.all(np.isfinite(arr)) or (arr < 0).any():
         raise ValueError("sample_weight must be finite and >= 0")
+    if (arr > MAX_WEIGHT).any():
+        raise ValueError(
+            f"sample_weight holds values above {MAX_WEIGHT:.3g}, which the boosters store as "
+            "float32 and would turn into infinity; rescale the weights (only their ratios matter)"
+        )
     zero = [t for i, t in enumerate(task_names) if arr[:, i].sum() == 0]
     if zero:
         raise ValueError(f"sample_weight is zero on every row for tasks {zero}; nothing to learn")
     return {t: arr[:, i] for i, t in enumerate(task_names)}
+
+
+def check_labelled_weights(weights: dict[str, np.ndarray] | None, encoded: dict) -> None:
+    """Every task needs some weight on the rows where its label is known."""
+    if weights is None:
+        return
+    zero = [t for t, w in weights.items() if w[encoded[t].labelled].sum() == 0]
+    if zero:
+        raise ValueError(
+            f"sample_weight is zero on every labelled row of tasks {zero}; nothing to learn"
+        )
 
 
 def check_groups(groups, n_rows: int) -> np.ndarray | None:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
-import os
 import warnings
 from typing import Any
 
@@ -13,7 +13,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
-from gbmtl._executor import ProgressBar, SequentialExecutor
+from gbmtl._executor import ProgressBar, SequentialExecutor, available_cores
 from gbmtl._features import SharedFeatures
 from gbmtl._labels import encode_labels, encode_with_classes
 from gbmtl._links import link
@@ -21,7 +21,9 @@ from gbmtl._planning import parse_sharing, plan_fit, planned_jobs
 from gbmtl._validation import (
     as_frame_X,
     as_frame_Y,
+    check_feature_values,
     check_groups,
+    check_labelled_weights,
     check_predict_columns,
     check_sample_weight,
 )
@@ -36,6 +38,32 @@ from gbmtl.tasks import Task, resolve_tasks
 __all__ = ["MultiTaskBooster"]
 
 logger = logging.getLogger("gbmtl")
+
+#: A class with fewer labelled rows than this gets a warning (naming the task and the count):
+#: split into folds, most fold models see two or three of its rows, or none.
+MIN_CLASS_ROWS = 10
+
+
+@contextlib.contextmanager
+def _decision_log(verbose: int):
+    """With ``verbose >= 2``, each task's sharing decision reaches stderr during the fit, even
+    where the application configured no logging; the ``gbmtl`` logger is restored afterwards
+    (its level and handlers are the application's, not the fit's)."""
+    if verbose < 2 or logger.hasHandlers() and logger.getEffectiveLevel() <= logging.INFO:
+        yield
+        return
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("gbmtl: %(message)s"))
+    level, propagate = logger.level, logger.propagate
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False  # an application's own handlers would print it twice
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+        logger.propagate = propagate
 
 
 class MultiTaskBooster(BaseEstimator):
@@ -86,8 +114,9 @@ class MultiTaskBooster(BaseEstimator):
         Threads each model trains with (None or -1: all cores). Models train one after another
         (LightGBM's booster set-up is not thread-safe). Results do not depend on it.
     verbose : int, default 0
-        1 shows a progress bar, 2 also logs each task's sharing decision to the ``gbmtl``
-        logger.
+        0 is silent; 1 shows a progress bar whose total is the fit's number of models; 2 also
+        prints each task's sharing decision (through the ``gbmtl`` logger: to stderr unless the
+        application already handles that logger at INFO level).
     calibration : None, "sigmoid", "isotonic", or dict task -> method
         Calibrate the probabilities of binary tasks (all of them for a method name). The
         calibrator is fit on held-out predictions of the task's final mechanism: out-of-fold
@@ -251,7 +280,7 @@ class MultiTaskBooster(BaseEstimator):
         return {k: list(v) for k, v in self.siblings.items()}
 
     def _n_threads(self) -> int:
-        cores = os.cpu_count() or 1
+        cores = available_cores()
         if self.n_jobs is None or self.n_jobs < 0:
             return cores
         return int(self.n_jobs)
@@ -280,6 +309,7 @@ class MultiTaskBooster(BaseEstimator):
         X = as_frame_X(X)
         if len(X) == 0:
             raise ValueError("X has no rows")
+        check_feature_values(X)
         Y = as_frame_Y(Y, len(X), X.index)
         tasks = resolve_tasks(self.tasks, Y, self.backend)
         names = [t.name for t in tasks]
@@ -294,6 +324,7 @@ class MultiTaskBooster(BaseEstimator):
         F = self.shared_.fit_transform(X).reset_index(drop=True)
 
         encoded = {t.name: encode_labels(Y[t.name], t.kind) for t in tasks}
+        check_labelled_weights(weights, encoded)
         for t in tasks:
             classes = encoded[t.name].classes
             if classes is not None:
@@ -304,8 +335,18 @@ class MultiTaskBooster(BaseEstimator):
                         f"Task {t.name!r}: classes {rare.tolist()} have fewer than 2 labelled "
                         "rows; drop or merge them"
                     )
+                thin = {c: int(k) for c, k in zip(classes.tolist(), counts, strict=True)
+                        if k < MIN_CLASS_ROWS}
+                if thin:
+                    warnings.warn(
+                        f"Task {t.name!r}: classes with fewer than {MIN_CLASS_ROWS} labelled rows "
+                        f"{thin} (of {len(encoded[t.name].labelled)}); with {self.n_folds} folds "
+                        "most models see a handful of them or none, so their probabilities are "
+                        "unreliable. Label more rows, merge classes, or leave the task out.",
+                        UserWarning, stacklevel=2)
         seed = (self.random_state if isinstance(self.random_state, (int, np.integer))
                 else int(check_random_state(self.random_state).randint(0, 2**31 - 1)))
+        self._fit_seed = int(seed)
         n_folds, cv = self.n_folds, self.cv
         if isinstance(cv, (int, np.integer)):
             n_folds, cv = int(cv), None
@@ -323,11 +364,12 @@ class MultiTaskBooster(BaseEstimator):
             progress = tqdm(total=planned_jobs(ctx), desc="gbmtl fit", unit="model")
             executor.callbacks.append(ProgressBar(progress))
         try:
-            results = fit_all(ctx)
+            with _decision_log(self.verbose):
+                results = fit_all(ctx)
+                self._set_fitted(results, tasks, encoded, ctx, X.index)
         finally:
             if progress is not None:
                 progress.close()
-        self._set_fitted(results, tasks, encoded, ctx, X.index)
         self.calibrators_ = {}
         for name, method in calibration.items():
             self.calibrators_[name] = self._fit_calibrator(name, method, encoded[name], weights)
@@ -432,6 +474,7 @@ class MultiTaskBooster(BaseEstimator):
         check_is_fitted(self, "tasks_")
         X = as_frame_X(X, list(self.feature_names_in_))
         X = check_predict_columns(X, list(self.feature_names_in_))
+        check_feature_values(X)
         return self.shared_.transform(X).reset_index(drop=True), X.index
 
     def _sibling_inputs(self, F: pd.DataFrame, names) -> SiblingInputs:
@@ -441,6 +484,9 @@ class MultiTaskBooster(BaseEstimator):
 
     def _raw_predictions(self, F: pd.DataFrame) -> dict[str, np.ndarray]:
         """Each task's final predictions (probabilities or values), calibrated where asked."""
+        if len(F) == 0:  # nothing to predict: empty outputs of the right shapes
+            return {t.name: np.zeros((0, len(self.classes_[t.name])) if t.kind == "multiclass"
+                                     else 0) for t in self.tasks_}
         needed = {s for res in self._results for s in res.final.siblings}
         inputs = self._sibling_inputs(F, needed)
         out = {}
@@ -530,10 +576,18 @@ class MultiTaskBooster(BaseEstimator):
 
         The scale is ROC AUC for binary tasks, macro one-vs-rest AUC for multiclass tasks and the
         skill score ``1 - RMSE / std(y)`` for regression; weights are the tasks' ``weight``.
-        Tasks without labels in ``Y`` are left out.
+        Tasks without labels in ``Y`` are left out; tasks whose labels in ``Y`` cannot be scored
+        (a single class) are left out with a warning.
         """
-        scores = self.task_scores(X, Y, sample_weight)
+        ev = self.evaluate(X, Y, sample_weight)
+        scores = ev["score"]
         weights = pd.Series({t.name: t.weight for t in self.tasks_})
+        dropped = ev.index[scores.isna() & (ev["n_labelled"] > 0)].tolist()
+        if dropped:
+            warnings.warn(
+                f"score: tasks {dropped} have labelled rows in Y but no score (a binary or "
+                "multiclass task needs at least two classes among them); they are left out of "
+                "the weighted mean", UserWarning, stacklevel=2)
         ok = scores.notna() & (weights > 0)
         if not ok.any():
             raise ValueError("score: no task has labelled rows (and positive weight) in Y")

@@ -52,7 +52,8 @@ def explain(model, X, task: str, class_index: int | None = None) -> pd.DataFrame
     inputs = model._sibling_inputs(F, res.final.siblings)
     names, contrib = res.final.contributions(F, inputs)
     contrib = contrib[:, class_index or 0, :]
-    return pd.DataFrame(contrib, columns=list(names) + ["bias"], index=index)
+    user = dict(zip(F.columns, model.shared_.columns_, strict=True))  # internal -> the user's
+    return pd.DataFrame(contrib, columns=[user.get(n, n) for n in names] + ["bias"], index=index)
 
 
 def reason_codes(model, X, task: str, k: int = 4, include_siblings: bool = False,

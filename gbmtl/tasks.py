@@ -59,12 +59,14 @@ class Task:
 def infer_kind(y: pd.Series) -> str:
     """Infer a task kind from its labelled values.
 
-    Two distinct values -> binary; text, boolean or category values, or integers with at most
-    ``MAX_INFERRED_CLASSES`` distinct values -> multiclass; any other number -> regression.
+    Two distinct labels -> binary; text, boolean or category values, or integers with at most
+    ``MAX_INFERRED_CLASSES`` distinct values -> multiclass; any other number -> regression
+    (two distinct numbers that are not whole, such as 1.5 and 2.7, are a regression target).
     """
     values = y.dropna()
     n_unique = values.nunique()
-    if n_unique == 2:
+    numeric = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
+    if n_unique == 2 and not (numeric and not np.all(np.mod(values.to_numpy(dtype=float), 1) == 0)):
         return "binary"
     if not (pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)):
         return "multiclass"
@@ -148,6 +150,14 @@ def resolve_tasks(tasks, Y: pd.DataFrame, backend: str) -> list[Task]:
                 raise ValueError(
                     f"Task {task.name!r}: targets contain inf; use NaN for unknown labels"
                 )
+        if kind in ("binary", "multiclass"):
+            kinds_of_values = {type(v).__name__ for v in labelled.unique().tolist()
+                               if not isinstance(v, bool)}
+            if ({"str"} & kinds_of_values) and len(kinds_of_values) > 1:
+                raise ValueError(
+                    f"Task {task.name!r}: labels mix text and numbers ({sorted(kinds_of_values)}); "
+                    "give every label the same type (e.g. Y[task].astype(str))"
+                )
         task_backend = task.backend or backend
         if task_backend not in ("lightgbm", "xgboost"):
             raise ValueError(
@@ -156,7 +166,10 @@ def resolve_tasks(tasks, Y: pd.DataFrame, backend: str) -> list[Task]:
             )
         metric = task.metric if task.metric is not None else default_metric(kind)
         get_metric(metric, kind)  # validates the name and its fit to the kind
-        if not np.isfinite(task.weight) or task.weight < 0:
-            raise ValueError(f"Task {task.name!r}: weight must be a finite number >= 0")
+        if (isinstance(task.weight, (bool, str)) or not isinstance(task.weight, (int, float, np.number))
+                or not np.isfinite(task.weight) or task.weight < 0):
+            raise ValueError(
+                f"Task {task.name!r}: weight must be a finite number >= 0, got {task.weight!r}"
+            )
         out.append(replace(task, kind=kind, metric=metric, backend=task_backend))
     return out

@@ -102,7 +102,11 @@ def pop_rounds(params: dict[str, Any], default: int) -> int:
     rounds = default
     for key in ("n_estimators", "num_boost_round", "num_iterations", "num_round", "num_trees"):
         if key in params:
-            rounds = int(params.pop(key))
+            value = params.pop(key)
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer, float)) \
+                    or value != int(value):
+                raise ValueError(f"params: {key} must be a whole number of rounds, got {value!r}")
+            rounds = int(value)
     if rounds < 1:
         raise ValueError(f"params: the number of boosting rounds must be >= 1, got {rounds}")
     return rounds

@@ -40,13 +40,15 @@ class XGBoostModel:
         return _dmatrix(X, init=init)
 
     def predict_raw(self, X: pd.DataFrame) -> np.ndarray:
+        # Columns come in the trained order; their names may differ (models saved by gbmtl 0.1
+        # were trained on the user's names, today's on internal ones).
         raw = self.booster.predict(self._matrix(X), iteration_range=(0, self.best_iteration),
-                                   output_margin=True)
+                                   output_margin=True, validate_features=False)
         return raw.reshape(len(X), -1)
 
     def contributions(self, X: pd.DataFrame) -> np.ndarray:
         raw = self.booster.predict(self._matrix(X), iteration_range=(0, self.best_iteration),
-                                   pred_contribs=True)
+                                   pred_contribs=True, validate_features=False)
         return raw.reshape(len(X), self.n_outputs, -1)
 
     def feature_importance(self) -> np.ndarray:

@@ -13,8 +13,8 @@ import pandas as pd
 
 from gbmtl._links import link
 
-#: Prefix of the sibling-feature columns of stacking tables; feature names may not use it.
-SIBLING_PREFIX = "sib__"
+#: Prefix of the sibling columns of stacking tables (features are ``f0, f1, ...`` there).
+SIBLING_PREFIX = "s"
 #: Prefix of the per-sibling columns of explanations.
 SIBLING_LABEL = "sibling:"
 
@@ -34,20 +34,14 @@ def sibling_columns(siblings: list[str], kinds: dict[str, str],
                     widths: dict[str, int]) -> list[tuple[str, str, int]]:
     """The stacking columns of ``siblings``: (column name, sibling, output index) each.
 
-    A multiclass sibling gives one column per class. Names are made unique (a binary task
-    ``g_0`` beside a multiclass task ``g`` would otherwise share ``sib__g_0``); which sibling a
-    column belongs to is kept here, never parsed back from the name.
+    A multiclass sibling gives one column per class. Columns are numbered (``s0, s1, ...``)
+    rather than named after tasks, whose names may be anything; which sibling a column belongs
+    to is kept here, never parsed back from a name.
     """
-    out, seen = [], set()
+    out = []
     for s in siblings:
-        k = widths[s] if kinds[s] == "multiclass" else 1
-        for j in range(k):
-            base = f"{SIBLING_PREFIX}{s}" + (f"_{j}" if kinds[s] == "multiclass" else "")
-            name, n = base, 1
-            while name in seen:
-                name, n = f"{base}.{n}", n + 1
-            seen.add(name)
-            out.append((name, s, j))
+        for j in range(widths[s] if kinds[s] == "multiclass" else 1):
+            out.append((f"{SIBLING_PREFIX}{len(out)}", s, j))
     return out
 
 

@@ -17,6 +17,7 @@ from sklearn.base import BaseEstimator, clone
 from sklearn.model_selection import GroupKFold, KFold
 from sklearn.utils.validation import check_is_fitted
 
+from gbmtl._executor import available_cores
 from gbmtl._validation import as_frame_X, as_frame_Y
 from gbmtl.tasks import Task, resolve_tasks
 from gbmtl.tuning._search_space import (
@@ -310,6 +311,46 @@ class MultiTaskTuner(BaseEstimator):
 
     # -- fit ---------------------------------------------------------------------------------------
 
+    def _trial_threads(self) -> int:
+        cores = available_cores()
+        return cores if self.n_jobs == -1 else min(int(self.n_jobs), cores)
+
+    def _thread_budget(self, estimator):
+        """Trials in parallel threads share the cores: each trial's models get
+        ``cores // n_jobs`` threads (at least one), so that the total stays at the core count.
+        Model training itself is serialised across threads (see ``gbmtl._executor``)."""
+        parallel = self._trial_threads()
+        if parallel <= 1:
+            return estimator
+        cores = available_cores()
+        budget = max(1, cores // parallel)
+        own = estimator.get_params(deep=False).get("n_jobs")
+        if own is not None and own > 0 and own * parallel > cores:
+            warnings.warn(
+                f"n_jobs={self.n_jobs} trials in parallel with estimator n_jobs={own} would run "
+                f"{own * parallel} threads on {cores} cores; each trial's models get "
+                f"{budget} instead", UserWarning, stacklevel=3)
+        return clone(estimator).set_params(n_jobs=budget)
+
+    def _check_space_names(self, space, tasks, estimator) -> None:
+        """Refuse a search space over a parameter the backends do not know, before any trial
+        spends time on it (a misspelled name would otherwise be tuned as noise)."""
+        if not isinstance(space, Mapping):
+            return
+        from gbmtl._params import check_params
+        from gbmtl.tuning._search_space import SHARING, USE_SIBLINGS, split_name
+
+        own = set(estimator.get_params(deep=False))
+        by_name = {t.name: t for t in tasks}
+        for name in space:
+            task, param = split_name(name)
+            if param in (SHARING, USE_SIBLINGS) or ":" in param or (task is None and param in own):
+                continue
+            targets = [by_name[task]] if task in by_name else tasks
+            for t in targets:
+                check_params(f"search_space[{name!r}]", None, t.backend or estimator.backend,
+                             {param: 1.0})
+
     def fit(self, X, Y, sample_weight=None, groups=None) -> MultiTaskTuner:
         """Run (or resume) the study, then refit the best parameters on all rows.
 
@@ -343,7 +384,9 @@ class MultiTaskTuner(BaseEstimator):
         if isinstance(self.search_space, Mapping):
             check_names(self.search_space, names)
         space = self._space(estimator, tasks)
+        self._check_space_names(space, tasks, estimator)
         splits = self._splits(X, groups)
+        estimator = self._thread_budget(estimator)
 
         objective = _Objective(
             estimator=estimator,
