@@ -1,26 +1,57 @@
-"""The ``gbmtl`` command: ``demo`` and ``tune``."""
+"""The ``gbmtl`` command: ``demo`` and ``tune``.
+
+Errors print one line and exit with status 1; ``--traceback`` shows the full stack."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
+from gbmtl._version import __version__
 
-def main(argv: list[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    parser = argparse.ArgumentParser(prog="gbmtl", description=__doc__)
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="gbmtl", description="Multi-task gradient boosting: a demo and joint tuning.")
+    parser.add_argument("--version", action="version", version=f"gbmtl {__version__}")
+    parser.add_argument("--traceback", action="store_true",
+                        help="on an error, show the full stack instead of one line")
     sub = parser.add_subparsers(dest="command", required=True)
     demo = sub.add_parser("demo", help="fit with and without sharing on a synthetic table")
-    demo.add_argument("--n-samples", type=int, default=20_000)
-    demo.add_argument("--random-state", type=int, default=0)
+    demo.add_argument("--n-samples", type=int, default=20_000,
+                      help="rows of the synthetic finance table (default 20000)")
+    demo.add_argument("--random-state", type=int, default=0,
+                      help="seed of the table and the models (default 0)")
     demo.add_argument("--quiet", action="store_true", help="no progress bars")
     sub.add_parser("tune", help="joint hyperparameter sweep (see `gbmtl tune --help`)",
                    add_help=False)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    show_stack = "--traceback" in argv
+    if show_stack:
+        argv.remove("--traceback")
+    try:
+        return _run(argv)
+    except KeyboardInterrupt:
+        print("gbmtl: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - the command's one-line error, by design
+        if show_stack:
+            raise
+        print(f"gbmtl: error: {exc} ({type(exc).__name__}; --traceback shows where)",
+              file=sys.stderr)
+        return 1
+
+
+def _run(argv: list[str]) -> int:
     if argv and argv[0] == "tune":
         from gbmtl.tuning._cli import tune_main
 
         return tune_main(argv[1:])
-    args = parser.parse_args(argv)
+    args = _parser().parse_args(argv)
     if args.command == "demo":
         from gbmtl.demo import run_demo
 

@@ -10,6 +10,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_consistent_length, check_is_fitted, validate_data
 
+from gbmtl._validation import native_frame
 from gbmtl.booster import MultiTaskBooster
 from gbmtl.tasks import Task
 
@@ -68,32 +69,64 @@ class _MultiTaskBase(BaseEstimator):
         )
 
     def _validate(self, X, y="no_validation", reset: bool = True):
+        """scikit-learn's checks (feature count and names), then the booster's own reading of
+        ``X``: a pandas frame goes on as it is, with its text, categorical and missing values;
+        other input keeps what ``validate_data`` read (``dtype=None``: text stays text)."""
         if y is None:
             raise ValueError(
                 f"{type(self).__name__} requires y to be passed, but the target y is None"
             )
+        native = X if isinstance(X, pd.DataFrame) else native_frame(X)  # polars, pyarrow
+        frame = native if isinstance(native, pd.DataFrame) else None
+        checked = frame if frame is not None else X
         if isinstance(y, str) and y == "no_validation":
-            return validate_data(self, X, reset=reset, ensure_all_finite="allow-nan")
-        X = validate_data(self, X, reset=reset, ensure_all_finite="allow-nan",
-                          ensure_min_samples=2)
-        # scikit-learn's multi-output y check rejects NaN, which here means "label unknown".
-        y = np.asarray(y, dtype=float if self._kind == "regression" else None)
-        if y.ndim not in (1, 2) or (y.ndim == 2 and y.shape[1] == 0):
-            raise ValueError(f"y must be 1-D or 2-D with at least one column, got shape {y.shape}")
-        check_consistent_length(X, y)
-        return X, y
+            out = validate_data(self, checked, reset=reset, ensure_all_finite="allow-nan",
+                                dtype=None)
+            return frame if frame is not None else out
+        out = validate_data(self, checked, reset=reset, ensure_all_finite="allow-nan",
+                            ensure_min_samples=2, dtype=None)
+        native = native_frame(y)  # polars, pyarrow
+        if native is not None:
+            y = native
+        elif not isinstance(y, (pd.DataFrame, pd.Series)):
+            y = np.asarray(y)
+        if self._kind == "regression":
+            y = y.astype(float)
+        if np.ndim(y) not in (1, 2) or (np.ndim(y) == 2 and np.shape(y)[1] == 0):
+            raise ValueError(
+                f"y must be 1-D or 2-D with at least one column, got shape {np.shape(y)}")
+        check_consistent_length(out, y)
+        return (frame if frame is not None else out), y
 
-    def _fit(self, X, y, sample_weight, task_kinds) -> None:
+    def _targets(self, y) -> pd.DataFrame:
+        """``y`` as one column per task, NaN/None = unknown label; a frame keeps its names."""
         self._y_1d = np.ndim(y) == 1
-        Y = np.asarray(y).reshape(len(y), -1)
-        frame = pd.DataFrame({f"y{i}": Y[:, i] for i in range(Y.shape[1])})
-        tasks = [Task(col, kind=kind) for col, kind in zip(frame.columns, task_kinds, strict=True)]
-        self.booster_ = self._booster(tasks).fit(X, frame, sample_weight=sample_weight)
+        if isinstance(y, pd.DataFrame):
+            return y.reset_index(drop=True).set_axis([str(c) for c in y.columns], axis=1)
+        if isinstance(y, pd.Series):
+            return pd.DataFrame({"y0": y.reset_index(drop=True)})
+        arr = np.asarray(y)
+        arr = arr.reshape(len(arr), -1)
+        return pd.DataFrame({f"y{i}": pd.Series(arr[:, i]).infer_objects()
+                             for i in range(arr.shape[1])})
+
+    def _fit(self, X, Y: pd.DataFrame, sample_weight, task_kinds) -> None:
+        tasks = [Task(col, kind=kind) for col, kind in zip(Y.columns, task_kinds, strict=True)]
+        if isinstance(X, pd.DataFrame):
+            Y = Y.set_axis(X.index)
+        self.booster_ = self._booster(tasks).fit(X, Y, sample_weight=sample_weight)
 
     def _predict_frame(self, X) -> pd.DataFrame:
         check_is_fitted(self, "booster_")
         X = self._validate(X, reset=False)
         return self.booster_.predict(X)
+
+    def save(self, path) -> None:
+        """Save the fitted model (see :meth:`gbmtl.MultiTaskBooster.save`). ``gbmtl.load(path)``
+        gives back the :class:`~gbmtl.MultiTaskBooster`, whose ``predict`` returns one column per
+        output of ``y`` (named after ``y``'s columns, else ``y0``, ``y1`` ...)."""
+        check_is_fitted(self, "booster_")
+        self.booster_.save(path)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -112,28 +145,35 @@ class MultiTaskClassifier(ClassifierMixin, _MultiTaskBase):
     _kind = "classification"
 
     def fit(self, X, y, sample_weight=None) -> MultiTaskClassifier:
+        """Fit one task per column of ``y`` (binary or multiclass; NaN or None = unknown).
+
+        ``X`` may be a pandas or polars frame with text, categorical and missing values, or an
+        array. Returns ``self``."""
         X, y = self._validate(X, y)
-        Y = np.asarray(y).reshape(len(y), -1)
-        labelled = pd.DataFrame(Y).stack().to_numpy()
-        check_classification_targets(labelled)
+        Y = self._targets(y)
         kinds = []
-        for i in range(Y.shape[1]):
-            n_classes = pd.Series(Y[:, i]).dropna().nunique()
+        for i, col in enumerate(Y.columns):
+            labelled = Y[col].dropna()
+            check_classification_targets(labelled.to_numpy())
+            n_classes = labelled.nunique()
             if n_classes < 2:
                 raise ValueError(
-                    f"MultiTaskClassifier: output {i} has {n_classes} class; at least 2 are needed"
+                    f"MultiTaskClassifier: output {i} ({col!r}) has {n_classes} class among its "
+                    "labelled rows; at least 2 are needed"
                 )
             kinds.append("binary" if n_classes == 2 else "multiclass")
-        self._fit(X, y, sample_weight, kinds)
-        classes = [self.booster_.classes_[f"y{i}"] for i in range(Y.shape[1])]
+        self._fit(X, Y, sample_weight, kinds)
+        classes = [self.booster_.classes_[t.name] for t in self.booster_.tasks_]
         self.classes_ = classes[0] if self._y_1d else classes
         return self
 
     def predict(self, X) -> np.ndarray:
+        """Predicted labels: shape (n,) for a 1-D ``y``, else (n, n_outputs)."""
         out = self._predict_frame(X).to_numpy()
         return out[:, 0] if self._y_1d else out
 
     def predict_proba(self, X):
+        """Class probabilities: one (n, n_classes) array for a 1-D ``y``, else a list of them."""
         check_is_fitted(self, "booster_")
         X = self._validate(X, reset=False)
         proba = self.booster_.predict_proba(X)
@@ -146,11 +186,14 @@ class MultiTaskRegressor(RegressorMixin, _MultiTaskBase):
     _kind = "regression"
 
     def fit(self, X, y, sample_weight=None) -> MultiTaskRegressor:
+        """Fit one regression task per column of ``y`` (NaN = unknown). ``X`` as for
+        :meth:`MultiTaskClassifier.fit`. Returns ``self``."""
         X, y = self._validate(X, y)
-        n_outputs = 1 if np.ndim(y) == 1 else np.shape(y)[1]
-        self._fit(X, y, sample_weight, ["regression"] * n_outputs)
+        Y = self._targets(y)
+        self._fit(X, Y, sample_weight, ["regression"] * Y.shape[1])
         return self
 
     def predict(self, X) -> np.ndarray:
+        """Predicted values: shape (n,) for a 1-D ``y``, else (n, n_outputs)."""
         out = self._predict_frame(X).to_numpy(dtype=float)
         return out[:, 0] if self._y_1d else out
