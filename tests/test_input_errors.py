@@ -120,10 +120,12 @@ def test_duplicate_column_names(data):
         _fit(X, Yd)
 
 
-def test_reserved_feature_prefix(data):
+def test_feature_names_like_sibling_columns_are_fine(data):
+    # Backends see internal names, so a user's "s0" or "sib__f0" cannot clash with a sibling.
     X, Y = data
-    with pytest.raises(ValueError, match="reserved for sibling"):
-        _fit(X.rename(columns={"f0": "sib__f0"}), Y)
+    Xr = X.rename(columns={"f0": "sib__f0", "f1": "s0"})
+    m = _fit(Xr, Y, sharing="stacking")
+    assert {"sib__f0", "s0"} <= set(m.feature_importances_.index)
 
 
 @pytest.mark.parametrize(

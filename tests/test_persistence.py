@@ -97,7 +97,7 @@ def test_save_refuses_to_overwrite_other_directories(tmp_path, data):
     m = MultiTaskBooster(params=FAST, sharing="none", random_state=0).fit(X, Y)
     (tmp_path / "notes").mkdir()
     (tmp_path / "notes" / "keep.txt").write_text("important")
-    with pytest.raises(FileExistsError, match="not a gbmtl model directory"):
+    with pytest.raises(FileExistsError, match="holds files that are not a gbmtl model"):
         m.save(tmp_path / "notes")
     assert (tmp_path / "notes" / "keep.txt").read_text() == "important"
     m.save(tmp_path / "model")
