@@ -262,6 +262,11 @@ pd.DataFrame(decisions)[["share", "seed", "mechanism", "gain", "gain_se", "decis
 # 9,000 test rows, five folds, three label-scarce seeds); the small default run is a smoke test
 # and its numbers move with the sample.
 #
+# These figures were measured with gbmtl 0.1, whose only sharing mechanism was stacking;
+# `sharing="auto"` now also weighs sibling offsets, shared trees and their blend, so a
+# full run today can choose differently. Current figures on the same data sets are in
+# `benchmarks/RESULTS.md`.
+#
 # - **All labels.** `default` keeps all three siblings (validation AUC gain 0.006, 1.9 standard
 #   errors) and gains a little on the test split: AUC 0.745 against 0.742, Gini 0.490 against
 #   0.484, PR-AUC 0.497 against 0.494; KS is unchanged (0.359 against 0.360). A real but small

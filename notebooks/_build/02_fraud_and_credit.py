@@ -211,6 +211,11 @@ plt.show()
 # Figures quoted here are from the full run (`GBMTL_NOTEBOOK_SIZE=full`: 40,000 synthetic rows,
 # all 15,420 claims, five folds, three train/test splits).
 #
+# These figures were measured with gbmtl 0.1, whose only sharing mechanism was stacking;
+# `sharing="auto"` now also weighs sibling offsets, shared trees and their blend, so a
+# full run today can choose differently. Current figures on the same data sets are in
+# `benchmarks/RESULTS.md`.
+#
 # - **The fraud task took no sibling, on either table, on any split.** Its validation gain from
 #   stacking was 0.010 AUC with a standard error of 0.011 on the synthetic table, and negative
 #   on the vehicle claims, so gbmtl kept the plain fraud model and its fraud metrics equal the

@@ -138,6 +138,11 @@ plt.show()
 # Figures quoted here are from the full run (`GBMTL_NOTEBOOK_SIZE=full`: 10,000 rows, 25
 # trials per study, 3-fold CV); the default run's handful of trials is a smoke test.
 #
+# These figures were measured with gbmtl 0.1, whose only sharing mechanism was stacking;
+# `sharing="auto"` now also weighs sibling offsets, shared trees and their blend, so a
+# full run today can choose differently. Current figures on the same data sets are in
+# `benchmarks/RESULTS.md`.
+#
 # - **Tuning paid out of sample**: the weighted test AUC rose from 0.736 (untuned template) to
 #   0.758. Most of it came from `default` (0.707 to 0.757), the task with the fewest labels,
 #   where the sweep chose small, slow trees (7 leaves, learning rate 0.01); `fraud` gained 0.020
