@@ -352,3 +352,35 @@ def test_tuner_caps_threads_across_parallel_trials(data, monkeypatch):
     with pytest.warns(UserWarning, match="8 threads on 4 cores"):
         capped = tuner._thread_budget(tuner.estimator)
     assert capped.n_jobs == 2
+
+
+@pytest.mark.parametrize("sharing", ["none", "auto", "offset", "stacking", "shared_trees"])
+def test_progress_total_is_known_at_the_start_and_met_exactly(data, sharing, monkeypatch):
+    import gbmtl.booster as booster_module
+    from gbmtl._executor import Callback
+
+    X, Y = data
+    planned = []
+    real = booster_module.planned_jobs
+    monkeypatch.setattr(booster_module, "planned_jobs", lambda ctx: planned.append(real(ctx))
+                        or planned[-1])
+
+    class Count(Callback):
+        done = 0
+
+        def on_end(self, job, seconds):
+            Count.done += 1
+
+        def on_skip(self, n_jobs):
+            Count.done += n_jobs
+
+    MultiTaskBooster(**{**QUICK, "sharing": sharing, "verbose": 1}).fit(X, Y, callbacks=[Count()])
+    assert planned == [Count.done]
+
+
+def test_binary_task_with_a_handful_of_positives_warns(data):
+    X, _ = data
+    y = np.zeros(len(X))
+    y[[5, 50, 150]] = 1
+    with pytest.warns(UserWarning, match=r"Task 'rare_event'.*\{1.0: 3\} \(of 300\)"):
+        MultiTaskBooster(**QUICK).fit(X, pd.DataFrame({"rare_event": y}))
