@@ -25,5 +25,7 @@ def data_home() -> Path:
     """The folder of real data sets (GBMTL_DATA_HOME, else ../shared/data beside the repository)."""
     path = _data_home()
     if path is None:
-        pytest.skip("real data sets not found: set GBMTL_DATA_HOME or place them in ../shared/data")
+        pytest.skip("real data sets not found: set GBMTL_DATA_HOME or place them in ../shared/data "
+                    "(README 'Data sets' lists each file, its source and where it goes; the "
+                    "loaders download them with download_if_missing=True)")
     return path

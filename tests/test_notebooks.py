@@ -39,7 +39,8 @@ def _missing_data(files: list[str]) -> str | None:
         return None
     home = _data_home()
     if home is None:
-        return "real data sets not found: set GBMTL_DATA_HOME or place them in ../shared/data"
+        return ("real data sets not found: set GBMTL_DATA_HOME or place them in ../shared/data "
+                "(README 'Data sets' lists each file, its source and where it goes)")
     missing = [f for f in files if not (home / f).is_file()]
     if missing:
         return f"data files missing from {home}: {', '.join(missing)}"
