@@ -62,11 +62,12 @@ def check_feature_values(X: pd.DataFrame, where: str = "X") -> None:
             f"{where} columns {dated} hold dates or durations, which the boosters cannot split "
             "on; turn them into numbers first (e.g. days since a reference date, or the month)"
         )
-    numeric = [c for c in X.columns if pd.api.types.is_numeric_dtype(X[c])
-               and not pd.api.types.is_bool_dtype(X[c])]
-    if numeric:
-        values = X[numeric].to_numpy(dtype=float, na_value=np.nan)
-        bad = [c for c, b in zip(numeric, np.isinf(values).any(axis=0), strict=True) if b]
+    # Column by column: integers cannot hold infinity, and a float column is checked in place
+    # (converting the whole table at once would copy it, at every fit and predict).
+    floats = [c for c in X.columns if pd.api.types.is_float_dtype(X[c])]
+    if floats:
+        bad = [c for c in floats
+               if np.isinf(X[c].to_numpy(dtype=float, na_value=np.nan)).any()]
         if bad:
             raise ValueError(
                 f"{where} columns {bad} hold infinite values; replace them with NaN (missing) "
