@@ -29,7 +29,7 @@ def model(data):
     X, Y = data
     tasks = [Task("a", backend="xgboost", metric="ks", weight=3, params={"max_depth": 3}),
              Task("b", weight=np.float32(2)), Task("r", params={"num_leaves": np.int64(4)})]
-    return MultiTaskBooster(tasks=tasks, params=FAST, n_folds=3, random_state=0,
+    return MultiTaskBooster(tasks=tasks, params=FAST, n_folds=3, random_state=0, n_jobs=1,
                             calibration={"b": "sigmoid"}).fit(X, Y)
 
 
@@ -227,7 +227,7 @@ def test_splitters_random_states_and_timestamp_categories_save(data, tmp_path):
     X, Y = data
     X = X.assign(day=pd.Categorical(pd.to_datetime("2026-01-01")
                                     + pd.to_timedelta(np.arange(len(X)) % 5, "D")))
-    m = MultiTaskBooster(params=FAST, cv=KFold(3, shuffle=True, random_state=4),
+    m = MultiTaskBooster(params=FAST, n_jobs=1, cv=KFold(3, shuffle=True, random_state=4),
                          random_state=np.random.RandomState(0), sharing="none").fit(X, Y)
     m.save(tmp_path / "m")
     loaded = gbmtl.load(tmp_path / "m")
