@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from benchmarks._report import LOWER_IS_BETTER, frame_to_markdown
+from benchmarks._report import LOWER_IS_BETTER, frame_to_markdown, paired_diff
 
 BASE = "best_independent"
 _KEYS = ["dataset", "labelled_fraction", "task", "seed"]
@@ -31,12 +31,8 @@ def with_best_independent(runs: pd.DataFrame) -> pd.DataFrame:
 
 
 def _paired(runs: pd.DataFrame, model: str, base: str = BASE) -> pd.DataFrame:
-    ok = runs[runs["status"] == "ok"]
-    a = ok[ok["model"] == model].set_index(_KEYS)["value"]
-    b = ok[ok["model"] == base].set_index(_KEYS)["value"]
-    d = (a - b).dropna().rename("diff").reset_index()
-    g = d.groupby(["dataset", "labelled_fraction", "task"])["diff"]
-    return pd.DataFrame({"mean": g.mean(), "std": g.std(), "n": g.size()})
+    """Paired gains against the best independent baseline by default."""
+    return paired_diff(runs, model, base)
 
 
 def _cell(diffs: pd.DataFrame, key) -> str:
