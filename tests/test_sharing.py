@@ -235,3 +235,38 @@ def test_oof_predictions_match_the_rows_the_siblings_saw(table):
     assert oof.index.equals(X.index) and oof.notna().all().all()
     labelled = Y["default"].notna().to_numpy()
     assert roc_auc_score(Y["default"][labelled], oof["default"][labelled]) > 0.75
+
+
+def test_shared_trees_objective_is_each_tasks_own_loss_gradient(monkeypatch):
+    """The vectorised objective against the per-task formulas, with missing labels and weights."""
+    from scipy.special import expit, softmax
+
+    from gbmtl.sharing import _shared_trees
+
+    seen = {}
+    original = _shared_trees.SharedData.objective
+
+    def capture(self, rows):
+        seen.setdefault("data", (self, rows))
+        return original(self, rows)
+
+    X, Y = mixed_tasks(300)
+    monkeypatch.setattr(_shared_trees.SharedData, "objective", capture)
+    _booster("shared_trees").fit(X, Y)
+    data, rows = seen["data"]
+    rng = np.random.default_rng(0)
+    predt = rng.normal(size=(len(rows), data.n_outputs)).astype(np.float32)
+    g, h = data.objective(rows)(predt.ravel(), None)
+    for p, out in zip(data.plans, data.outputs, strict=True):
+        y = p.enc.y[rows]
+        m = ~np.isnan(y)
+        z = predt[:, out.cols].astype(float)
+        if p.kind == "binary":
+            want_g = np.where(m, expit(z[:, 0]) - np.nan_to_num(y), 0.0)[:, None]
+        elif p.kind == "multiclass":
+            onehot = np.eye(out.width)[np.nan_to_num(y).astype(int)]
+            want_g = np.where(m[:, None], softmax(z, axis=1) - onehot, 0.0)
+        else:
+            want_g = np.where(m, z[:, 0] - (np.nan_to_num(y) - out.mean) / out.scale, 0.0)[:, None]
+        np.testing.assert_allclose(g[:, out.cols], want_g, rtol=1e-5, atol=1e-6)
+        assert (h[~m, out.cols] == 0).all() and (h[m, out.cols] > 0).all()
