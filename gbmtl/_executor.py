@@ -6,7 +6,8 @@ rows, its number of rounds and the init score it boosts from. Mechanisms only bu
 their results; the executor decides where and how they run, and reports each job to callbacks
 (progress, timing) instead of anyone patching the training code.
 
-The sequential executor trains models one after another, each on all ``n_threads`` threads:
+The sequential executor trains models one after another, each on ``n_threads`` threads (by
+default the cores other processes leave idle, see :mod:`gbmtl._threads`):
 training several LightGBM models at once from Python threads was measured 35 % faster on two
 cores, but LightGBM's booster initialisation is not thread-safe and crashed the process
 (segmentation fault) in about one fit in ten. Results do not depend on the thread count.
@@ -19,10 +20,9 @@ has its own binned-data cache, so nothing else is shared between threads.
 
 from __future__ import annotations
 
-import os
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -33,15 +33,6 @@ from gbmtl.backends import TrainData, get_backend
 
 #: Held while a model trains (see the module docstring).
 TRAIN_LOCK = threading.Lock()
-
-
-def available_cores() -> int:
-    """Cores this process may run on: its CPU affinity where the system reports it (a
-    container or ``taskset`` limits it; ``os.cpu_count`` would count the whole machine, and
-    OpenMP threads beyond the allowed cores spin against each other)."""
-    if hasattr(os, "sched_getaffinity"):
-        return max(1, len(os.sched_getaffinity(0)))
-    return os.cpu_count() or 1
 
 
 class Job(Protocol):
@@ -121,11 +112,15 @@ class JobTimer(Callback):
 
 
 class SequentialExecutor:
-    """Runs jobs one after another in this process, each on ``n_threads`` threads."""
+    """Runs jobs one after another in this process, each on ``n_threads`` threads (a number,
+    or a callable asked before each job, such as :class:`gbmtl._threads.LoadAwareThreads`)."""
 
-    def __init__(self, n_threads: int, callbacks: Sequence[Callback] = ()):
+    def __init__(self, n_threads: int | Callable[[], int], callbacks: Sequence[Callback] = ()):
         self.n_threads = n_threads
         self.callbacks = list(callbacks)
+
+    def threads(self) -> int:
+        return self.n_threads() if callable(self.n_threads) else self.n_threads
 
     def run(self, ctx, jobs: Sequence[Job]) -> list:
         out = []
@@ -134,7 +129,7 @@ class SequentialExecutor:
                 cb.on_start(job)
             with TRAIN_LOCK:
                 start = time.perf_counter()
-                out.append(job.train(ctx, self.n_threads))
+                out.append(job.train(ctx, self.threads()))
                 seconds = time.perf_counter() - start
             for cb in self.callbacks:
                 cb.on_end(job, seconds)

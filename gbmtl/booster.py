@@ -13,11 +13,12 @@ from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
-from gbmtl._executor import ProgressBar, SequentialExecutor, available_cores
+from gbmtl._executor import ProgressBar, SequentialExecutor
 from gbmtl._features import SharedFeatures
 from gbmtl._labels import encode_labels, encode_with_classes
 from gbmtl._links import link
 from gbmtl._planning import parse_sharing, plan_fit, planned_jobs
+from gbmtl._threads import LoadAwareThreads, available_cores
 from gbmtl._validation import (
     as_frame_X,
     as_frame_Y,
@@ -111,8 +112,12 @@ class MultiTaskBooster(BaseEstimator):
     random_state : int, RandomState or None
         Seeds every split and model; the same value gives identical predictions.
     n_jobs : int or None
-        Threads each model trains with (None or -1: all cores). Models train one after another
-        (LightGBM's booster set-up is not thread-safe). Results do not depend on it.
+        Threads each model trains with. None (the default) adapts to the machine: before each
+        model it counts the allowed cores that other processes kept busy over the last half
+        second and uses the rest (at least one), because threads on busy cores spin against
+        other jobs and made fits several times slower (``benchmarks/threads.py``). -1 uses all
+        allowed cores regardless; a positive number is used as given. Models train one after
+        another (LightGBM's booster set-up is not thread-safe). Results do not depend on it.
     verbose : int, default 0
         0 is silent; 1 shows a progress bar whose total is the fit's number of models; 2 also
         prints each task's sharing decision (through the ``gbmtl`` logger: to stderr unless the
@@ -279,10 +284,11 @@ class MultiTaskBooster(BaseEstimator):
                 raise ValueError(f"siblings[{task!r}]: unknown sibling tasks {unknown}")
         return {k: list(v) for k, v in self.siblings.items()}
 
-    def _n_threads(self) -> int:
-        cores = available_cores()
-        if self.n_jobs is None or self.n_jobs < 0:
-            return cores
+    def _n_threads(self) -> int | LoadAwareThreads:
+        if self.n_jobs is None:
+            return LoadAwareThreads()
+        if self.n_jobs < 0:
+            return available_cores()
         return int(self.n_jobs)
 
     # -- fit ---------------------------------------------------------------------------------------
