@@ -306,3 +306,61 @@ def test_plots(table):
     assert plot_param_importances(tuner, ax=axes[1, 1]) is axes[1, 1]
     assert plot_optimization_history(tuner).figure is not fig
     plt.close("all")
+
+
+def test_thin_class_is_refused_before_any_trial(table):
+    X, Y = table
+    Y = Y.copy()
+    Y["rare"] = 0.0
+    Y.iloc[[3, 10], Y.columns.get_loc("rare")] = 1.0  # 2 positives in 600 rows
+    tuner = MultiTaskTuner(tiny_booster(), n_trials=2, cv=3, random_state=0)
+    with pytest.raises(ValueError, match=r"task 'rare': the training part of tuning fold \d") as e:
+        tuner.fit(X, Y)
+    assert "cv=2" in str(e.value)
+    assert not hasattr(tuner, "study_")  # refused before the study ran
+
+
+def test_effective_params_drop_what_had_no_effect():
+    from gbmtl.tuning import effective_params
+
+    params = {"y/sharing": "none", "y/use_siblings": True, "z/sharing": "offset",
+              "z/use_siblings": True, "w/use_siblings": False, "w/sharing": "stacking",
+              "lr": 0.1}
+    assert effective_params(params) == {"y/sharing": "none", "z/sharing": "offset",
+                                        "z/use_siblings": True, "w/sharing": "none", "lr": 0.1}
+
+
+def test_best_params_do_not_contradict_themselves(table):
+    X, Y = table
+    space = {"*/sharing": CategoricalDistribution(["none"]),
+             "*/use_siblings": CategoricalDistribution([True])}
+    tuner = MultiTaskTuner(tiny_booster(), n_trials=1, cv=2, random_state=0, refit=False,
+                           search_space=space).fit(X, Y)
+    assert tuner.best_params_ == {"default/sharing": "none", "loss/sharing": "none"}
+
+
+def test_verbose_cli_logs_each_trial_and_fold(tmp_path, caplog):
+    import logging
+
+    config = write_config(tmp_path)
+    with caplog.at_level(logging.INFO, logger="gbmtl"):
+        assert tune_main([config, "--n-trials", "1", "-v"]) == 0
+    text = caplog.text
+    assert "rows, 5 features, tasks ['default', 'loss']" in text
+    assert "trial 0 started" in text and "trial 0: fold 1/2 done" in text
+    assert "trial 0 finished" in text
+
+
+def test_a_failed_trial_is_reported_once_without_its_stack(tmp_path):
+    import subprocess
+    import sys
+
+    config = write_config(tmp_path, extra='"*/min_child_samples" = { int = [-5, -1] }')
+    cmd = [sys.executable, "-m", "gbmtl.cli", "tune", config, "--n-trials", "1"]
+    run = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 1
+    assert "Traceback" not in run.stderr and run.stderr.count("Trial 0 failed with parameters") == 1
+    assert run.stderr.strip().splitlines()[-1].startswith("gbmtl: error:")
+    shown = subprocess.run(cmd[:3] + ["--traceback"] + cmd[3:], capture_output=True, text=True,
+                           timeout=300)
+    assert shown.returncode != 0 and "Traceback" in shown.stderr

@@ -13,7 +13,7 @@ from gbmtl.tuning._plots import (
     plot_pareto_front,
     plot_task_scores,
 )
-from gbmtl.tuning._search_space import build_estimator, default_search_space
+from gbmtl.tuning._search_space import build_estimator, default_search_space, effective_params
 from gbmtl.tuning._storage import make_storage
 from gbmtl.tuning._tuner import MultiTaskTuner
 
@@ -21,6 +21,7 @@ __all__ = [
     "MultiTaskTuner",
     "build_estimator",
     "default_search_space",
+    "effective_params",
     "make_storage",
     "plot_optimization_history",
     "plot_param_importances",

@@ -68,8 +68,20 @@ def _sampler(name: str, seed):
     return optuna.samplers.NSGAIISampler(seed=seed)
 
 
-def tune_main(argv: list[str] | None = None) -> int:
-    """Entry point of ``gbmtl tune`` (and ``python -m gbmtl.tuning``); returns the exit code."""
+class _NoStack(logging.Filter):
+    """Drops the traceback that Optuna logs with a failed trial: the command then reports the
+    error in one line (shown with its stack by ``--traceback`` or ``-v``), not twice."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.exc_info = None
+        record.exc_text = None
+        return True
+
+
+def tune_main(argv: list[str] | None = None, *, show_stack: bool = False) -> int:
+    """Entry point of ``gbmtl tune`` (and ``python -m gbmtl.tuning``); returns the exit code.
+
+    ``show_stack`` (``gbmtl --traceback``) keeps the traceback of a failed trial in the log."""
     args = build_parser().parse_args(argv)
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
@@ -78,12 +90,30 @@ def tune_main(argv: list[str] | None = None) -> int:
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.INFO if args.verbose > 1 else optuna.logging.WARNING)
+    # Optuna logs through its own handler (on the "optuna" logger, records from its modules):
+    # a filter there, or on the root handlers where it propagates, sees every trial's record.
+    handlers = logging.getLogger("optuna").handlers + logging.getLogger().handlers
+    quiet_stack = _NoStack()
+    if not (show_stack or args.verbose):
+        for handler in handlers:
+            handler.addFilter(quiet_stack)
+    try:
+        return _tune(args)
+    finally:
+        for handler in handlers:
+            handler.removeFilter(quiet_stack)
 
+
+def _tune(args) -> int:
     from gbmtl.tuning._config import load_config
     from gbmtl.tuning._storage import make_storage
     from gbmtl.tuning._tuner import MultiTaskTuner
 
+    log = logging.getLogger("gbmtl")
+    log.info("reading %s and its data", args.config)
     config = load_config(args.config)
+    log.info("%d rows, %d features, tasks %s", len(config.X), config.X.shape[1],
+             list(config.Y.columns))
     opts = config.tuner
     seed = args.seed if args.seed is not None else opts.get("seed", 0)
     storage_url = args.storage if args.storage is not None else opts.get("storage")

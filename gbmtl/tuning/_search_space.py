@@ -37,7 +37,8 @@ from optuna.distributions import (
 
 from gbmtl.tasks import Task
 
-__all__ = ["default_search_space", "expand_search_space", "suggest", "build_estimator"]
+__all__ = ["default_search_space", "expand_search_space", "suggest", "build_estimator",
+           "effective_params"]
 
 USE_SIBLINGS = "use_siblings"
 SHARING = "sharing"
@@ -255,3 +256,25 @@ def build_estimator(estimator, tasks: list[Task], params: Mapping[str, Any]):
             for n in names
         }
     return est.set_params(**updates)
+
+
+def effective_params(params: Mapping[str, Any]) -> dict[str, Any]:
+    """``params`` without the entries that had no effect, so a report does not contradict itself.
+
+    A task whose sharing is ``"none"`` reads no siblings, so its ``use_siblings`` is dropped; a
+    task with ``use_siblings=False`` has nothing to share with, so its sharing is reported as
+    ``"none"`` (and the flag dropped). The estimator that :func:`build_estimator` makes from the
+    result predicts as the one made from ``params``.
+    """
+    out = dict(params)
+    for name, value in params.items():
+        task, param = split_name(name)
+        if task is None or param != USE_SIBLINGS:
+            continue
+        sharing = f"{task}/{SHARING}"
+        if not value:
+            del out[name]
+            out[sharing] = "none"
+        elif out.get(sharing) == "none":
+            del out[name]
+    return out
