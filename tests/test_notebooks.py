@@ -1,8 +1,10 @@
 """Execute the analyst notebooks at their small defaults (and check they match their sources).
 
-Each notebook runs in a fresh ``python3`` kernel with ``GBMTL_NOTEBOOK_SIZE=small``. Notebooks on
-real data are skipped when the data home lacks their file; ``GBMTL_DATA_HOME`` is passed through
-(else ``../shared/data`` beside the repository, as for the other real-data tests).
+Each notebook runs in a fresh ``python3`` kernel with ``GBMTL_NOTEBOOK_SIZE=small``, once on its
+real data (``GBMTL_NOTEBOOK_DATA=real``; skipped when the data home lacks the files) and, for the
+notebooks on real data, once on the synthetic stand-ins (``GBMTL_NOTEBOOK_DATA=synthetic``: what a
+reader without the files, or offline, gets). ``GBMTL_DATA_HOME`` is passed through (else
+``../shared/data`` beside the repository, as for the other real-data tests).
 """
 
 from __future__ import annotations
@@ -58,15 +60,22 @@ def test_notebooks_match_their_sources():
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+RUNS = [(name, "real") for name in sorted(DATA_FILES)] + [
+    (name, "synthetic") for name in sorted(DATA_FILES) if DATA_FILES[name]]
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("name", sorted(DATA_FILES))
-def test_notebook_runs(name, monkeypatch):
-    reason = _missing_data(DATA_FILES[name])
-    if reason:
-        pytest.skip(f"{name}: {reason}")
-    home = _data_home()
-    if DATA_FILES[name]:
-        monkeypatch.setenv("GBMTL_DATA_HOME", str(home))
+@pytest.mark.parametrize(("name", "data"), RUNS)
+def test_notebook_runs(name, data, monkeypatch, tmp_path):
+    if data == "real":
+        reason = _missing_data(DATA_FILES[name])
+        if reason:
+            pytest.skip(f"{name}: {reason} (the synthetic run of this notebook still runs)")
+        if DATA_FILES[name]:
+            monkeypatch.setenv("GBMTL_DATA_HOME", str(_data_home()))
+    else:  # an empty data home: nothing may be read or downloaded
+        monkeypatch.setenv("GBMTL_DATA_HOME", str(tmp_path))
+    monkeypatch.setenv("GBMTL_NOTEBOOK_DATA", data)
     monkeypatch.setenv("GBMTL_NOTEBOOK_SIZE", "small")
     # The python3 kernel spec runs "python" from PATH: make that this interpreter.
     monkeypatch.setenv("PATH", os.pathsep.join([str(Path(sys.executable).parent),
@@ -76,6 +85,8 @@ def test_notebook_runs(name, monkeypatch):
     assert nb.cells[0].cell_type == "markdown"
     first_code = next(c for c in nb.cells if c.cell_type == "code")
     assert "GBMTL_NOTEBOOK_SIZE" in first_code.source, "first code cell must hold the parameters"
+    if DATA_FILES[name]:
+        assert "GBMTL_NOTEBOOK_DATA" in first_code.source, "first code cell must choose the data"
     client = nbclient.NotebookClient(nb, timeout=TIMEOUT, kernel_name="python3",
                                      resources={"metadata": {"path": str(NOTEBOOKS)}})
     start = time.perf_counter()
@@ -87,7 +98,8 @@ def test_notebook_runs(name, monkeypatch):
     images = sum("image/png" in o.get("data", {}) for c in nb.cells if c.cell_type == "code"
                  for o in c.get("outputs", []))
     assert images >= 1, f"{name} drew no figure"
-    print(f"{name}: {elapsed:.0f} s")
+    assert not list(tmp_path.iterdir()), "the synthetic run wrote into the data home"
+    print(f"{name} ({data} data): {elapsed:.0f} s")
 
 
 def test_notebooks_are_committed_without_outputs():

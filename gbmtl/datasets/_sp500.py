@@ -78,6 +78,7 @@ def load_sp500(
     dropna: bool = True,
     data_home: DataHome = None,
     download_if_missing: bool = True,
+    prices: pd.DataFrame | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Load a multi-task forecasting table from the S&P 500 panel: one row per (date, ticker).
 
@@ -124,6 +125,10 @@ def load_sp500(
     data_home : str or path-like, optional
         See :func:`get_data_home`.
     download_if_missing : bool, default True
+    prices : DataFrame, optional
+        Build the table from this panel (the long format of :func:`load_sp500_prices`, e.g.
+        the offline stand-in ``make_price_panel``) instead of loading the S&P 500 file;
+        ``tickers`` then selects among its tickers.
 
     Returns
     -------
@@ -135,9 +140,18 @@ def load_sp500(
     windows = sorted({int(w) for w in windows})
     if not windows or windows[0] < 2:
         raise ValueError(f"windows must be integers >= 2, got {windows!r}")
-    prices = load_sp500_prices(
-        tickers=tickers, data_home=data_home, download_if_missing=download_if_missing
-    )
+    if prices is None:
+        prices = load_sp500_prices(
+            tickers=tickers, data_home=data_home, download_if_missing=download_if_missing
+        )
+    else:
+        missing = [c for c in ("date", "ticker", *_FIELDS) if c not in prices.columns]
+        if missing:
+            raise ValueError(f"prices: missing columns {missing}; expected the long format of "
+                             "load_sp500_prices")
+        if tickers is not None:
+            prices = prices[prices["ticker"].isin(list(tickers))]
+        prices = prices.sort_values(["ticker", "date"], kind="stable").reset_index(drop=True)
     X, Y = _make_features_targets(prices, int(horizon), windows)
     if dropna:
         position = prices.groupby("ticker", sort=False).cumcount().to_numpy()

@@ -7,6 +7,9 @@ A config, with every section but ``[data]`` optional::
     targets = ["default", "loss"]   # the task columns; the other columns are features
     drop = ["id"]                   # optional: columns that are neither
     # or: loader = "census_income"  # gbmtl.datasets.load_census_income(**[data.options])
+    #     source = "auto"           # with a loader: "real" (default; downloads if missing),
+    #                               # "synthetic" (the offline stand-in with the same tasks), or
+    #                               # "auto" (real files when in the data home, else stand-in)
 
     [tasks.default]                 # one table per task, in order; default: every target
     kind = "binary"
@@ -96,16 +99,29 @@ def parse_distribution(name: str, spec: Any):
     return FloatDistribution(float(bounds[0]), float(bounds[1]), log=log, step=spec.get("step"))
 
 
+def _from_loader(data: dict[str, Any]):
+    import gbmtl.datasets as datasets
+    from gbmtl.datasets._stand_in import DATA_CHOICES
+
+    name = data["loader"]
+    loader = getattr(datasets, f"load_{name}", None)
+    if loader is None:
+        raise ValueError(f"[data] loader {name!r}: gbmtl.datasets has no load_{name}")
+    source = data.get("source", "real")
+    if source not in DATA_CHOICES:
+        raise ValueError(f"[data] source: expected one of {DATA_CHOICES}, got {source!r}")
+    options = dict(data.get("options", {}))
+    if source == "real":
+        return loader(**options)
+    if name == "sp500":
+        prices = datasets.load_or_stand_in("sp500", source, data_home=options.get("data_home"))
+        return loader(prices=prices, **options)
+    return datasets.load_or_stand_in(name, source, **options)
+
+
 def _load_data(data: dict[str, Any], base: Path, task_names: list[str]):
     if "loader" in data:
-        import gbmtl.datasets as datasets
-
-        loader = getattr(datasets, f"load_{data['loader']}", None)
-        if loader is None:
-            raise ValueError(
-                f"[data] loader {data['loader']!r}: gbmtl.datasets has no load_{data['loader']}"
-            )
-        X, Y = loader(**dict(data.get("options", {})))
+        X, Y = _from_loader(data)
         if task_names:
             missing = [n for n in task_names if n not in Y.columns]
             if missing:

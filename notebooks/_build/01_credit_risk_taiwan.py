@@ -27,6 +27,10 @@
 import os
 
 FULL = os.environ.get("GBMTL_NOTEBOOK_SIZE", "small") == "full"
+# Data: "real" reads the data set from the data home (GBMTL_DATA_HOME), downloading it if missing;
+# "synthetic" uses a stand-in with the same tasks (runs offline; its numbers say nothing about
+# the real data); "auto" takes the real files when present, else the stand-in, with a warning.
+DATA = os.environ.get("GBMTL_NOTEBOOK_DATA", "auto")  # "real", "synthetic" or "auto" (below)
 N_ROWS = None if FULL else 6_000     # rows sampled from the 30,000 (None = all)
 TEST_SIZE = 0.3                      # held-out share, stratified on default
 N_FOLDS = 5 if FULL else 3           # folds of the out-of-fold sibling predictions
@@ -51,7 +55,7 @@ from sklearn.base import clone
 from sklearn.model_selection import train_test_split
 
 import gbmtl
-from gbmtl.datasets import load_credit_default_taiwan
+from gbmtl.datasets import load_or_stand_in
 from gbmtl.metrics import brier, ece, finance_report
 from gbmtl.plotting import plot_calibration_curve, plot_lift_ks, plot_task_affinity_by_metric
 
@@ -61,7 +65,7 @@ pd.set_option("display.precision", 4)
 # ## Data and split
 
 # %%
-X, Y = load_credit_default_taiwan(siblings=True)
+X, Y = load_or_stand_in("credit_default_taiwan", DATA, siblings=True, random_state=SEED)
 if N_ROWS is not None and N_ROWS < len(X):
     X = X.sample(N_ROWS, random_state=SEED)
     Y = Y.loc[X.index]

@@ -25,6 +25,10 @@
 import os
 
 FULL = os.environ.get("GBMTL_NOTEBOOK_SIZE", "small") == "full"
+# Data: "real" reads the data set from the data home (GBMTL_DATA_HOME), downloading it if missing;
+# "synthetic" uses a stand-in with the same tasks (runs offline; its numbers say nothing about
+# the real data); "auto" takes the real files when present, else the stand-in, with a warning.
+DATA = os.environ.get("GBMTL_NOTEBOOK_DATA", "auto")  # "real", "synthetic" or "auto" (below)
 N_FINTECH = 40_000 if FULL else 8_000   # rows of the synthetic table
 N_VEHICLE = None if FULL else 8_000     # rows sampled from the 15,420 claims (None = all)
 TEST_SIZE = 0.3
@@ -47,7 +51,7 @@ from sklearn.base import clone
 from sklearn.model_selection import train_test_split
 
 import gbmtl
-from gbmtl.datasets import load_vehicle_fraud, make_fintech
+from gbmtl.datasets import load_or_stand_in, make_fintech
 from gbmtl.metrics import finance_report, precision_at_k
 from gbmtl.plotting import plot_lift, plot_task_affinity_by_metric
 
@@ -179,7 +183,7 @@ plt.show()
 # (about 6 %), so its model sees few positives.
 
 # %%
-Xv, Yv = load_vehicle_fraud(siblings=True)
+Xv, Yv = load_or_stand_in("vehicle_fraud", DATA, siblings=True)
 if N_VEHICLE is not None and N_VEHICLE < len(Xv):
     Xv = Xv.sample(N_VEHICLE, random_state=0)
     Yv = Yv.loc[Xv.index]

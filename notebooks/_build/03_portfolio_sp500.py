@@ -32,6 +32,10 @@
 import os
 
 FULL = os.environ.get("GBMTL_NOTEBOOK_SIZE", "small") == "full"
+# Data: "real" reads the data set from the data home (GBMTL_DATA_HOME), downloading it if missing;
+# "synthetic" uses a stand-in with the same tasks (runs offline; its numbers say nothing about
+# the real data); "auto" takes the real files when present, else the stand-in, with a warning.
+DATA = os.environ.get("GBMTL_NOTEBOOK_DATA", "auto")  # "real", "synthetic" or "auto" (below)
 N_TICKERS = 80 if FULL else 30       # stocks in the universe (the first N in alphabetical order)
 N_SPLITS = 6 if FULL else 3          # walk-forward test blocks
 TEST_DAYS = 60 if FULL else 40       # trading days per test block
@@ -60,7 +64,7 @@ from scipy.optimize import minimize
 from sklearn.covariance import LedoitWolf
 
 import gbmtl
-from gbmtl.datasets import load_sp500, load_sp500_prices
+from gbmtl.datasets import load_or_stand_in, load_sp500
 from gbmtl.metrics import task_score
 from gbmtl.model_selection import WalkForwardSplit
 
@@ -76,9 +80,9 @@ pd.set_option("display.precision", 4)
 # every portfolio here, equal weight included.
 
 # %%
-all_prices = load_sp500_prices()
+all_prices = load_or_stand_in("sp500", DATA, n_samples=N_TICKERS)  # stand-in: N_TICKERS tickers
 tickers = sorted(all_prices["ticker"].unique())[:N_TICKERS]
-X, Y = load_sp500(tickers=tickers, horizon=HORIZON)
+X, Y = load_sp500(tickers=tickers, horizon=HORIZON, prices=all_prices)
 dates = X.index.get_level_values("date")
 print(f"{len(X):,} rows, {X['ticker'].nunique()} tickers, {dates.nunique()} dates "
       f"({dates.min():%Y-%m-%d} .. {dates.max():%Y-%m-%d})")
