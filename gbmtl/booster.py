@@ -137,6 +137,12 @@ class MultiTaskBooster(BaseEstimator):
     stacking : {"oof", "none"} or None
         Deprecated: ``stacking="oof"`` is ``sharing=["stacking"]``, ``"none"`` is
         ``sharing="none"``.
+    executor : {"local", "dask"}, default "local"
+        Where the models train. ``"dask"`` sends each batch of model jobs (task x fold x
+        mechanism) to the workers of the current Dask client (``distributed.get_client()``),
+        shipping the table to each worker once per fit; the rest of the fit runs here, and the
+        predictions equal a local fit's with the same ``random_state``. ``n_jobs`` is then
+        ignored: a worker trains one model at a time on its own threads.
 
     Attributes
     ----------
@@ -195,6 +201,7 @@ class MultiTaskBooster(BaseEstimator):
         bagging="auto",
         sharing_params: dict[str, dict[str, Any]] | None = None,
         stacking: str | None = None,
+        executor: str = "local",
     ):
         self.tasks = tasks
         self.backend = backend
@@ -212,6 +219,7 @@ class MultiTaskBooster(BaseEstimator):
         self.bagging = bagging
         self.sharing_params = sharing_params
         self.stacking = stacking
+        self.executor = executor
 
     # -- validation --------------------------------------------------------------------------------
 
@@ -221,6 +229,8 @@ class MultiTaskBooster(BaseEstimator):
         parse_sharing(self.sharing)
         if self.stacking is not None and self.stacking not in ("oof", "none"):
             raise ValueError(f"stacking: expected 'oof' or 'none', got {self.stacking!r}")
+        if self.executor not in ("local", "dask"):
+            raise ValueError(f"executor: expected 'local' or 'dask', got {self.executor!r}")
         if self.bagging not in ("auto", True, False):
             raise ValueError(f"bagging: expected 'auto', True or False, got {self.bagging!r}")
         if self.sharing_params is not None:
@@ -356,7 +366,12 @@ class MultiTaskBooster(BaseEstimator):
         n_folds, cv = self.n_folds, self.cv
         if isinstance(cv, (int, np.integer)):
             n_folds, cv = int(cv), None
-        executor = SequentialExecutor(self._n_threads(), list(callbacks or []))
+        if self.executor == "dask":
+            from gbmtl._dask import DaskExecutor, current_client
+
+            executor = DaskExecutor(current_client(), list(callbacks or []))
+        else:
+            executor = SequentialExecutor(self._n_threads(), list(callbacks or []))
         ctx = plan_fit(
             F, tasks, encoded, weights, groups, params=self.params, sharing=sharing,
             siblings=siblings, bagging=self.bagging, n_folds=int(n_folds), cv=cv,
@@ -376,6 +391,8 @@ class MultiTaskBooster(BaseEstimator):
         finally:
             if progress is not None:
                 progress.close()
+            if hasattr(executor, "close"):
+                executor.close()
         self.calibrators_ = {}
         for name, method in calibration.items():
             self.calibrators_[name] = self._fit_calibrator(name, method, encoded[name], weights)

@@ -7,6 +7,7 @@ memory, SQLite, a journal file (several processes) or PostgreSQL (several machin
 the same command is run again.
 """
 
+from gbmtl.tuning._dask import tune_on_dask
 from gbmtl.tuning._plots import (
     plot_optimization_history,
     plot_param_importances,
@@ -27,4 +28,5 @@ __all__ = [
     "plot_param_importances",
     "plot_pareto_front",
     "plot_task_scores",
+    "tune_on_dask",
 ]

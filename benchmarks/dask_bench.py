@@ -1,0 +1,103 @@
+"""Model-parallel fits on a local Dask cluster against the same fit in one process.
+
+The default fit (sharing="auto") of the ``gbmtl demo`` table and of census-income (first 20,000
+training rows), once in this process (``n_jobs=None``: the load-aware threads) and once with
+``executor="dask"`` on a ``LocalCluster`` of 2 worker processes with 1 thread each, in the same
+run; the report gives wall times, the speed-up, and whether the predictions are identical.
+
+    python -m benchmarks.dask_bench [--workers 2] [--repeats 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import time
+import warnings
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks._measure import machine
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def _tables():
+    from sklearn.model_selection import train_test_split
+
+    from gbmtl.datasets import make_fintech
+
+    X, Y = make_fintech(n_samples=8_000, random_state=0)
+    X, _, Y, _ = train_test_split(X, Y, test_size=0.25, random_state=0)
+    yield "demo table (6,000 rows, 5 tasks)", X, Y
+    try:
+        from gbmtl.datasets import load_census_income
+
+        Xc, Yc = load_census_income(subset="train", download_if_missing=False)
+    except (FileNotFoundError, OSError):
+        return
+    yield ("census-income (20,000 rows, 2 tasks)", Xc.iloc[:20_000],
+           Yc[["income_50k", "never_married"]].iloc[:20_000])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=1)
+    args = parser.parse_args(argv)
+    warnings.simplefilter("ignore")
+    import distributed
+
+    from gbmtl import MultiTaskBooster
+
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
+                            text=True).stdout.strip()
+    cluster = distributed.LocalCluster(n_workers=args.workers, threads_per_worker=1,
+                                       processes=True, dashboard_address=None)
+    client = distributed.Client(cluster)
+    rows = []
+    try:
+        for name, X, Y in _tables():
+            for r in range(args.repeats):
+                times, preds = {}, {}
+                for executor in ("local", "dask") if r % 2 == 0 else ("dask", "local"):
+                    model = MultiTaskBooster(random_state=0, executor=executor)
+                    start = time.perf_counter()
+                    model.fit(X, Y)
+                    times[executor] = time.perf_counter() - start
+                    preds[executor] = model.predict(X)
+                same = bool(preds["local"].equals(preds["dask"]))
+                rows.append({"table": name, "repeat": r, "local_s": times["local"],
+                             "dask_s": times["dask"], "speedup": times["local"] / times["dask"],
+                             "identical_predictions": same})
+                print(json.dumps(rows[-1]), flush=True)
+    finally:
+        client.close()
+        cluster.close()
+    lines = [
+        "# Model-parallel fits on a local Dask cluster", "",
+        f"Date {date.today().isoformat()}; commit {commit}; {machine()}; "
+        f"`python -m benchmarks.dask_bench --workers {args.workers} --repeats {args.repeats}`. "
+        "Default fit (`sharing=\"auto\"`, `random_state=0`) in this process (`n_jobs=None`) and "
+        f"with `executor=\"dask\"` on a LocalCluster of {args.workers} worker processes x 1 "
+        "thread, back to back in the same run. Speed-up = local / dask wall time.", "",
+        "| table | local s | dask s | speed-up | identical predictions |", "|---|---|---|---|---|"]
+    for table in dict.fromkeys(r["table"] for r in rows):
+        rs = [r for r in rows if r["table"] == table]
+        lines.append(f"| {table} | {np.median([r['local_s'] for r in rs]):.1f} | "
+                     f"{np.median([r['dask_s'] for r in rs]):.1f} | "
+                     f"{np.median([r['speedup'] for r in rs]):.2f}x | "
+                     f"{all(r['identical_predictions'] for r in rs)} |")
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "dask.json").write_text(json.dumps({"commit": commit, "machine": machine(),
+                                                   "runs": rows}, indent=2))
+    (RESULTS / "dask.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,129 @@
+"""Model-parallel fits on a Dask cluster: the fit's model jobs run on the workers.
+
+The fit itself (splits, out-of-fold predictions, the sibling GLMs, the choice of mechanism) stays
+in this process; only training moves. Each worker receives the fit's feature table, labels and
+plans once per fit (``Client.scatter(..., broadcast=True)``), and the shared-trees data once per
+ensemble; a job then carries only what is its own: rows, rounds, seed, init scores, and for
+stacking the sibling columns it adds to the table. A worker trains one model at a time (the
+same lock as in this process) on its threads. Models come back pickled and predict exactly as
+the same models trained here: training does not depend on where or on how many threads it runs,
+so a fit with ``executor="dask"`` gives the predictions of a local fit with the same seed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import pandas as pd
+
+from gbmtl._executor import TRAIN_LOCK, Callback, Job
+
+
+def current_client():
+    """The Dask client of this process (``distributed.get_client``), with a clear error."""
+    try:
+        from distributed import get_client
+    except ImportError as exc:  # pragma: no cover - depends on the installation
+        raise ImportError("executor='dask' needs dask.distributed: pip install "
+                          "'gbmtl[dask]'") from exc
+    try:
+        return get_client()
+    except ValueError as exc:
+        raise ValueError("executor='dask' found no Dask client: create one first, e.g. "
+                         "distributed.Client(LocalCluster()) or Client('tcp://scheduler:8786')"
+                         ) from exc
+
+
+def _shippable_context(ctx):
+    """The fit context without what stays here: the executor, caches and GLMs."""
+    return dataclasses.replace(ctx, executor=None, cache={}, glms={})
+
+
+def _worker_threads() -> int:
+    from distributed import get_worker
+
+    return max(1, int(get_worker().state.nthreads))
+
+
+def _train_remote(ctx, job, extra: pd.DataFrame | None, shared_data) -> tuple[Any, float]:
+    """Runs on a worker: rebuild the job's table from the shipped one and train."""
+    if extra is not None:
+        job = dataclasses.replace(job, table=pd.concat([ctx.X, extra], axis=1))
+    if shared_data is not None:
+        job = dataclasses.replace(job, data=shared_data)
+    with TRAIN_LOCK:
+        start = time.perf_counter()
+        model = job.train(ctx, _worker_threads())
+        return model, time.perf_counter() - start
+
+
+class DaskExecutor:
+    """Runs each batch of jobs on the workers of ``client``, in parallel, results in order."""
+
+    def __init__(self, client, callbacks: Sequence[Callback] = ()):
+        self.client = client
+        self.callbacks = list(callbacks)
+        self._context: tuple[int, Any] | None = None  # (id of the local context, its future)
+        self._shared: dict[int, Any] = {}  # id of a shared-trees data object -> its future
+        #: How many times a table went to the workers (the context, then shared-trees data).
+        self.shipments = 0
+
+    def _ship_context(self, ctx):
+        if self._context is None or self._context[0] != id(ctx):
+            future = self.client.scatter(_shippable_context(ctx), broadcast=True, hash=False)
+            self._context = (id(ctx), future)
+            self.shipments += 1
+        return self._context[1]
+
+    def _ship_shared(self, data):
+        if id(data) not in self._shared:
+            self._shared[id(data)] = self.client.scatter(data, broadcast=True, hash=False)
+            self.shipments += 1
+        return self._shared[id(data)]
+
+    def _payload(self, ctx, job: Job):
+        """The job without what the workers already hold, and what to rebuild it from."""
+        extra = shared = None
+        table = getattr(job, "table", None)
+        if table is not None:
+            n = len(ctx.X.columns)
+            if (len(table) == len(ctx.X) and list(table.columns[:n]) == list(ctx.X.columns)):
+                extra = table.iloc[:, n:]
+            job = dataclasses.replace(job, table=None) if extra is not None else job
+        data = getattr(job, "data", None)
+        if data is not None:
+            shared = self._ship_shared(data)
+            job = dataclasses.replace(job, data=None)
+        return job, extra, shared
+
+    def run(self, ctx, jobs: Sequence[Job]) -> list:
+        if not jobs:
+            return []
+        remote_ctx = self._ship_context(ctx)
+        futures = []
+        for job in jobs:
+            for cb in self.callbacks:
+                cb.on_start(job)
+            payload, extra, shared = self._payload(ctx, job)
+            futures.append(self.client.submit(_train_remote, remote_ctx, payload, extra,
+                                              shared, pure=False))
+        out = []
+        for job, (model, seconds) in zip(jobs, self.client.gather(futures), strict=True):
+            for cb in self.callbacks:
+                cb.on_end(job, seconds)
+            out.append(model)
+        return out
+
+    def skip(self, n_jobs: int) -> None:
+        for cb in self.callbacks:
+            cb.on_skip(n_jobs)
+
+    def close(self) -> None:
+        """Drop the shipped tables from the workers' memory."""
+        futures = [f for f in [self._context and self._context[1], *self._shared.values()] if f]
+        if futures:
+            self.client.cancel(futures)
+        self._context, self._shared = None, {}
