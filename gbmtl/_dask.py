@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+import uuid
 from collections.abc import Sequence
 from typing import Any
 
@@ -37,9 +38,18 @@ def current_client():
                          ) from exc
 
 
+#: Each worker's binned tables, per shipped context. The shipped context itself must stay as it
+#: arrived: Dask copies it between workers, and a binned LightGBM table cannot be pickled.
+_WORKER_CACHES: dict[str, dict] = {}
+
+
 def _shippable_context(ctx):
     """The fit context without what stays here: the executor, caches and GLMs."""
     return dataclasses.replace(ctx, executor=None, cache={}, glms={})
+
+
+def _forget(token: str) -> None:
+    _WORKER_CACHES.pop(token, None)
 
 
 def _worker_threads() -> int:
@@ -48,8 +58,10 @@ def _worker_threads() -> int:
     return max(1, int(get_worker().state.nthreads))
 
 
-def _train_remote(ctx, job, extra: pd.DataFrame | None, shared_data) -> tuple[Any, float]:
+def _train_remote(token: str, ctx, job, extra: pd.DataFrame | None, shared_data
+                  ) -> tuple[Any, float]:
     """Runs on a worker: rebuild the job's table from the shipped one and train."""
+    ctx = dataclasses.replace(ctx, cache=_WORKER_CACHES.setdefault(token, {}))
     if extra is not None:
         job = dataclasses.replace(job, table=pd.concat([ctx.X, extra], axis=1))
     if shared_data is not None:
@@ -67,6 +79,7 @@ class DaskExecutor:
         self.client = client
         self.callbacks = list(callbacks)
         self._context: tuple[int, Any] | None = None  # (id of the local context, its future)
+        self._token = uuid.uuid4().hex  # names this fit's caches on the workers
         self._shared: dict[int, Any] = {}  # id of a shared-trees data object -> its future
         #: How many times a table went to the workers (the context, then shared-trees data).
         self.shipments = 0
@@ -108,8 +121,8 @@ class DaskExecutor:
             for cb in self.callbacks:
                 cb.on_start(job)
             payload, extra, shared = self._payload(ctx, job)
-            futures.append(self.client.submit(_train_remote, remote_ctx, payload, extra,
-                                              shared, pure=False))
+            futures.append(self.client.submit(_train_remote, self._token, remote_ctx, payload,
+                                              extra, shared, pure=False))
         out = []
         for job, (model, seconds) in zip(jobs, self.client.gather(futures), strict=True):
             for cb in self.callbacks:
@@ -122,8 +135,9 @@ class DaskExecutor:
             cb.on_skip(n_jobs)
 
     def close(self) -> None:
-        """Drop the shipped tables from the workers' memory."""
+        """Drop the shipped tables and the binned ones from the workers' memory."""
         futures = [f for f in [self._context and self._context[1], *self._shared.values()] if f]
         if futures:
             self.client.cancel(futures)
+            self.client.run(_forget, self._token)
         self._context, self._shared = None, {}
