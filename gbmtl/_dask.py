@@ -13,6 +13,7 @@ so a fit with ``executor="dask"`` gives the predictions of a local fit with the 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import time
 import uuid
 from collections.abc import Sequence
@@ -48,8 +49,20 @@ def _shippable_context(ctx):
     return dataclasses.replace(ctx, executor=None, cache={}, glms={})
 
 
+#: Each worker's stage-2 tables (the shipped table plus a job's sibling columns), per shipped
+#: context and content. Kept alive, so that a table's ``id`` (the binned-table cache key) is
+#: never reused for another table while the fit runs.
+_WORKER_TABLES: dict[str, dict[str, pd.DataFrame]] = {}
+
+
 def _forget(token: str) -> None:
     _WORKER_CACHES.pop(token, None)
+    _WORKER_TABLES.pop(token, None)
+
+
+def _content_key(extra: pd.DataFrame) -> str:
+    values = pd.util.hash_pandas_object(extra, index=False).to_numpy()
+    return hashlib.sha1(values.tobytes() + repr(list(extra.columns)).encode()).hexdigest()
 
 
 def _worker_threads() -> int:
@@ -58,12 +71,16 @@ def _worker_threads() -> int:
     return max(1, int(get_worker().state.nthreads))
 
 
-def _train_remote(token: str, ctx, job, extra: pd.DataFrame | None, shared_data
+def _train_remote(token: str, ctx, job, extra: tuple[str, pd.DataFrame] | None, shared_data
                   ) -> tuple[Any, float]:
     """Runs on a worker: rebuild the job's table from the shipped one and train."""
     ctx = dataclasses.replace(ctx, cache=_WORKER_CACHES.setdefault(token, {}))
     if extra is not None:
-        job = dataclasses.replace(job, table=pd.concat([ctx.X, extra], axis=1))
+        key, block = extra
+        tables = _WORKER_TABLES.setdefault(token, {})
+        if key not in tables:
+            tables[key] = pd.concat([ctx.X, block], axis=1)
+        job = dataclasses.replace(job, table=tables[key])
     if shared_data is not None:
         job = dataclasses.replace(job, data=shared_data)
     with TRAIN_LOCK:
@@ -97,15 +114,18 @@ class DaskExecutor:
             self.shipments += 1
         return self._shared[id(data)]
 
-    def _payload(self, ctx, job: Job):
+    def _payload(self, ctx, job: Job, keys: dict[int, str]):
         """The job without what the workers already hold, and what to rebuild it from."""
         extra = shared = None
         table = getattr(job, "table", None)
         if table is not None:
             n = len(ctx.X.columns)
             if (len(table) == len(ctx.X) and list(table.columns[:n]) == list(ctx.X.columns)):
-                extra = table.iloc[:, n:]
-            job = dataclasses.replace(job, table=None) if extra is not None else job
+                block = table.iloc[:, n:]
+                if id(table) not in keys:  # the tables live through this call: ids are unique
+                    keys[id(table)] = _content_key(block)
+                extra = (keys[id(table)], block)
+                job = dataclasses.replace(job, table=None)
         data = getattr(job, "data", None)
         if data is not None:
             shared = self._ship_shared(data)
@@ -116,11 +136,11 @@ class DaskExecutor:
         if not jobs:
             return []
         remote_ctx = self._ship_context(ctx)
-        futures = []
+        futures, keys = [], {}
         for job in jobs:
             for cb in self.callbacks:
                 cb.on_start(job)
-            payload, extra, shared = self._payload(ctx, job)
+            payload, extra, shared = self._payload(ctx, job, keys)
             futures.append(self.client.submit(_train_remote, self._token, remote_ctx, payload,
                                               extra, shared, pure=False))
         out = []

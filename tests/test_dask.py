@@ -108,3 +108,51 @@ def test_tune_on_dask_needs_a_shared_storage_and_a_study_name():
         tune_on_dask(MultiTaskTuner(_model(), study_name="s"), X, Y)
     with pytest.raises(ValueError, match="set the tuner's study_name"):
         tune_on_dask(MultiTaskTuner(_model(), storage="x.log"), X, Y)
+
+
+@pytest.mark.slow
+def test_stacking_tables_of_different_widths_never_share_a_binned_table(client):
+    """A multiclass sibling widens some tasks' stacking tables: each worker must bin every
+    table it rebuilds on its own (a cache keyed by a reused id once mixed them up)."""
+    import numpy as np
+
+    X, Y = related_tasks(900, seed=4)
+    rng = np.random.default_rng(4)
+    Y["grade"] = pd.cut(X["f0"] + rng.normal(0, 0.5, 900), 4, labels=list("ABCD")).astype(str)
+    for seed in (0, 1):  # two fits in a row on the same workers
+        local = _model(sharing="stacking").set_params(random_state=seed).fit(X, Y)
+        remote = _model(sharing="stacking", executor="dask").set_params(
+            random_state=seed).fit(X, Y)
+        pd.testing.assert_frame_equal(local.predict(X), remote.predict(X))
+
+
+def test_a_worker_keeps_each_rebuilt_table_alive_under_its_content(monkeypatch):
+    """Binned tables are cached by the table's id; a rebuilt table that died could hand its id
+    to the next one, whose binning would then be the wrong one. Rebuilt tables are therefore
+    kept per content for the whole fit."""
+    import dataclasses
+
+    from gbmtl import _dask
+
+    @dataclasses.dataclass
+    class Probe:
+        table: object = None
+
+        def train(self, ctx, n_threads):
+            return id(self.table), self.table.shape
+
+    table = pd.DataFrame({"f0": [1.0, 2.0], "f1": [3.0, 4.0]})
+    ctx = dataclasses.make_dataclass("C", [("X", object), ("cache", dict)])(table, {})
+    narrow = pd.DataFrame({"s0": [0.1, 0.2]})
+    wide = pd.DataFrame({"s0": [0.1, 0.2], "s1": [0.3, 0.4]})
+    monkeypatch.setattr(_dask, "_worker_threads", lambda: 1)  # no Dask worker here
+    token = "t"
+    try:
+        seen = [_dask._train_remote(token, ctx, Probe(), (_dask._content_key(b), b), None)[0]
+                for b in (narrow, wide, narrow)]
+        assert seen[0] == seen[2] and seen[0][0] != seen[1][0]
+        assert seen[0][1] == (2, 3) and seen[1][1] == (2, 4)
+        assert len(_dask._WORKER_TABLES[token]) == 2
+    finally:
+        _dask._forget(token)
+    assert token not in _dask._WORKER_TABLES
