@@ -3,6 +3,7 @@
 from gbmtl._version import __version__
 from gbmtl.booster import MultiTaskBooster
 from gbmtl.persistence import load
+from gbmtl.scoring import RowScorer
 from gbmtl.sklearn_api import MultiTaskClassifier, MultiTaskRegressor
 from gbmtl.tasks import Task
 
@@ -11,6 +12,7 @@ __all__ = [
     "MultiTaskClassifier",
     "MultiTaskRegressor",
     "MultiTaskTuner",
+    "RowScorer",
     "Task",
     "load",
     "__version__",

@@ -1,0 +1,299 @@
+"""Scoring one row (or a few) for every task, fast: for online fraud and credit decisions.
+
+``MultiTaskBooster.predict`` is built for tables: every call validates a DataFrame, converts
+it, and calls each booster through its library's general entry point, which for one row costs
+milliseconds in overhead, not in trees. :class:`RowScorer` prepares everything once: the
+category codes of each column, the order of the features, and for every LightGBM booster a
+single-row prediction handle (LightGBM's ``LGBM_BoosterPredictForMatSingleRowFast``, which the
+Python package does not expose; it is called here through the package's own library handle).
+A row then goes through the same model graph as ``predict`` (sibling scores, sibling GLMs,
+stacking columns, blends, shared trees, calibration) on plain arrays. XGBoost models predict
+through ``inplace_predict``, and per-task XGBoost models with categorical features through a
+``DMatrix`` as in ``predict``. Predictions equal ``predict_proba``/``predict`` for rows whose
+numeric values are float64 (a test checks every mechanism).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from gbmtl._links import link
+
+__all__ = ["RowScorer"]
+
+_PREDICT_RAW_SCORE = 1  # LightGBM C API: C_API_PREDICT_RAW_SCORE
+_DTYPE_FLOAT64 = 1  # C_API_DTYPE_FLOAT64
+
+
+class _FastLightGBM:
+    """One LightGBM booster with a single-row prediction handle for ``n_cols`` float64 values.
+
+    The handle holds per-call buffers, so calls on it are serialised by a lock."""
+
+    def __init__(self, model, n_cols: int):
+        from lightgbm.basic import _LIB, _safe_call
+
+        self._lib, self._safe_call = _LIB, _safe_call
+        self.booster = model.booster  # keeps the booster (and its handle) alive
+        self.n_out = int(model.booster.num_model_per_iteration())
+        self.n_cols = n_cols
+        self.handle = ctypes.c_void_p()
+        _safe_call(_LIB.LGBM_BoosterPredictForMatSingleRowFastInit(
+            self.booster._handle, ctypes.c_int(_PREDICT_RAW_SCORE), ctypes.c_int(0),
+            ctypes.c_int(int(model.best_iteration)), ctypes.c_int(_DTYPE_FLOAT64),
+            ctypes.c_int32(n_cols), ctypes.c_char_p(b""), ctypes.byref(self.handle)))
+        self.out = np.zeros(self.n_out, dtype=np.float64)
+        self.out_len = ctypes.c_int64(0)
+        self.lock = threading.Lock()
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        """Raw scores ``(1, outputs)`` of one C-contiguous float64 row ``x``."""
+        with self.lock:
+            self._safe_call(self._lib.LGBM_BoosterPredictForMatSingleRowFast(
+                self.handle, x.ctypes.data_as(ctypes.c_void_p), ctypes.byref(self.out_len),
+                self.out.ctypes.data_as(ctypes.POINTER(ctypes.c_double))))
+            return self.out.reshape(1, -1).copy()
+
+    def __del__(self):
+        if getattr(self, "handle", None) is not None and self.handle.value:
+            self._lib.LGBM_FastConfigFree(self.handle)
+            self.handle = None
+
+
+class _Stack:
+    """A tree stack (one model or bagged fold models) scoring rows of a float64 matrix."""
+
+    def __init__(self, trees, n_cols: int, columns: list[str], categorical: list):
+        from gbmtl.backends._lightgbm import LightGBMModel
+
+        self.models = trees.models
+        self.columns = columns
+        self.categorical = categorical
+        self.fast = ([_FastLightGBM(m, n_cols) for m in self.models]
+                     if all(isinstance(m, LightGBMModel) for m in self.models) else None)
+
+    def __call__(self, X: np.ndarray) -> np.ndarray:
+        if self.fast is not None and len(X) == 1:
+            row = np.ascontiguousarray(X[0])
+            raw = [f(row) for f in self.fast]
+        elif self.fast is not None:
+            raw = [m.predict_raw_matrix(X) for m in self.models]
+        else:  # XGBoost per-task models: its DataFrame path keeps the categories right
+            frame = _frame(X, self.columns, self.categorical)
+            raw = [m.predict_raw(frame) for m in self.models]
+        return raw[0] if len(raw) == 1 else np.mean(raw, axis=0)
+
+
+def _frame(X: np.ndarray, columns: list[str], categorical: list) -> pd.DataFrame:
+    """Codes back to the frame ``predict`` gives the models: categories as fitted."""
+    cols = {}
+    for j, (name, cats) in enumerate(zip(columns, categorical, strict=True)):
+        if cats is not None:
+            codes = np.where(np.isnan(X[:, j]), -1, X[:, j]).astype(int)
+            cols[name] = pd.Categorical.from_codes(codes, categories=cats)
+        else:
+            cols[name] = X[:, j]
+    return pd.DataFrame(cols)
+
+
+def _number(v, name: str) -> float:
+    if v is None or v is pd.NA:
+        return np.nan
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        raise ValueError(f"RowScorer: column {name!r} is numeric; got {v!r}") from None
+
+
+class RowScorer:
+    """Scores single rows or small batches for every task of a fitted ``MultiTaskBooster``.
+
+    Parameters
+    ----------
+    model : MultiTaskBooster
+        Fitted; without a ``shared_features`` transformer (rows go straight to the trees).
+
+    Examples
+    --------
+    >>> scorer = RowScorer(model)  # doctest: +SKIP
+    >>> scorer.predict_proba({"age": 41, "income": 52_000.0, "segment": "retail"})  # doctest: +SKIP
+    {'fraud': array([[0.97, 0.03]]), ...}
+    """
+
+    def __init__(self, model):
+        from sklearn.utils.validation import check_is_fitted
+
+        check_is_fitted(model, "tasks_")
+        if model.shared_.fitted_transformer_ is not None:
+            raise ValueError("RowScorer: models with a shared_features transformer are scored "
+                             "with predict(); the transformer needs a DataFrame")
+        self.model = model
+        self.features = [str(c) for c in model.feature_names_in_]
+        self._position = {name: j for j, name in enumerate(self.features)}
+        cats = model.shared_.categories_
+        # Value -> code per category column (the codes the trees were trained on); values are
+        # matched as ``predict`` matches them: text categories by their text.
+        self._codes: dict[int, dict] = {}
+        for name, values in cats.items():
+            text = all(isinstance(v, str) for v in values)
+            self._codes[self._position[name]] = {
+                (str(v) if text else v): float(k) for k, v in enumerate(values)}
+        self._text = {self._position[n] for n, v in cats.items()
+                      if all(isinstance(x, str) for x in v)}
+        p = len(self.features)
+        internal = [f"f{j}" for j in range(p)]
+        # Per column, the categories of the frame predict hands the models (None: numeric);
+        # categories that are not plain values reach them as positions (see _features).
+        categorical = []
+        for name in self.features:
+            values = cats.get(name)
+            plain = values is not None and all(
+                isinstance(v, (str, int, float, np.integer, np.floating)) for v in values)
+            categorical.append(None if values is None else
+                               (values if plain else list(range(len(values)))))
+        self._tasks = model.tasks_
+        self._kinds = {t.name: t.kind for t in model.tasks_}
+        self._stage1 = {res.name: _Stack(res.stage1.trees, p, internal, categorical)
+                        for res in model._results}
+        self._final = {res.name: self._compile(res.final, p, internal, categorical)
+                       for res in model._results}
+        self._needed = sorted({s for res in model._results for s in res.final.siblings})
+        self._calibrators = dict(getattr(model, "calibrators_", {}))
+        self._classes = model.classes_
+
+    # -- building ------------------------------------------------------------------------------
+
+    def _compile(self, final, p: int, internal: list[str], categorical: list):
+        """A function ``(X, sibling raw scores) -> raw scores`` for one task's final model."""
+        from gbmtl.sharing._blend import BlendModel
+        from gbmtl.sharing._independent import IndependentModel
+        from gbmtl.sharing._offset import OffsetModel
+        from gbmtl.sharing._shared_trees import SharedTreesModel
+        from gbmtl.sharing._siblings import SiblingInputs, sibling_columns
+        from gbmtl.sharing._stacking import StackingModel
+
+        kinds = self._kinds
+        if isinstance(final, IndependentModel):
+            stack = _Stack(final.trees, p, internal, categorical)
+            return lambda X, raw: stack(X)
+        if isinstance(final, OffsetModel):
+            glm = final.glm
+            trees = None if final.trees is None else _Stack(final.trees, p, internal,
+                                                             categorical)
+
+            def offset(X, raw):
+                margin = glm.margin(SiblingInputs(raw, kinds))
+                return margin if trees is None else margin + trees(X)
+            return offset
+        if isinstance(final, StackingModel):
+            cols = sibling_columns(final.siblings, kinds, final.widths)
+            names = internal + [c for c, _, _ in cols]
+            stack = _Stack(final.trees, p + len(cols), names, categorical + [None] * len(cols))
+
+            def stacking(X, raw):
+                outputs = {s: link(kinds[s], raw[s]).reshape(len(X), -1) for s in final.siblings}
+                block = np.column_stack([outputs[s][:, j] for _, s, j in cols])
+                return stack(np.ascontiguousarray(np.hstack([X, block])))
+            return stacking
+        if isinstance(final, BlendModel):
+            members = [self._compile(m, p, internal, categorical) for m in final.members]
+            return lambda X, raw: np.mean([m(X, raw) for m in members], axis=0)
+        if isinstance(final, SharedTreesModel):
+            ens, task, which = final.ensemble, final.task, list(final.which)
+            out = ens.outputs[task]
+            order = [int(c[1:]) for c in ens.columns]  # internal names f0, f1, ...
+
+            def shared(X, raw):
+                Z = X[:, order].astype(np.float32)
+                preds = []
+                for i in which:
+                    margin = np.tile(ens.priors[i], (len(Z), 1))
+                    pr = ens.boosters[i].inplace_predict(
+                        Z, iteration_range=(0, ens.rounds[task]), predict_type="margin",
+                        base_margin=margin, validate_features=False)
+                    preds.append(np.asarray(pr).reshape(len(Z), -1)[:, out.cols])
+                return out.mean + out.scale * np.mean(preds, axis=0)
+            return shared
+        raise TypeError(f"RowScorer: no fast path for {type(final).__name__}")
+
+    # -- input -----------------------------------------------------------------------------------
+
+    def _matrix(self, rows) -> np.ndarray:
+        """Rows as the float64 matrix of the trees: features in fit order, categories coded."""
+        if isinstance(rows, Mapping):
+            missing = [f for f in self.features if f not in rows]
+            if missing:
+                raise ValueError(f"RowScorer: the row lacks features {missing}")
+            values = [[rows[f] for f in self.features]]
+        elif isinstance(rows, pd.Series):
+            return self._matrix(rows.to_dict())
+        elif isinstance(rows, pd.DataFrame):
+            missing = [f for f in self.features if f not in rows.columns]
+            if missing:
+                raise ValueError(f"RowScorer: the rows lack features {missing}")
+            values = rows[self.features].to_numpy(dtype=object)
+        else:
+            values = np.asarray(rows, dtype=object)
+            if values.ndim == 1:
+                values = values[None, :]
+            if values.ndim != 2 or values.shape[1] != len(self.features):
+                raise ValueError(f"RowScorer: expected rows of {len(self.features)} values in "
+                                 f"the order of feature_names_in_, got shape {values.shape}")
+        X = np.empty((len(values), len(self.features)), dtype=np.float64)
+        for i, row in enumerate(values):
+            for j, v in enumerate(row):
+                codes = self._codes.get(j)
+                if codes is None:
+                    X[i, j] = _number(v, self.features[j])
+                elif v is None or v is pd.NA or (isinstance(v, float) and v != v):
+                    X[i, j] = np.nan
+                else:  # unseen categories are missing, as in predict
+                    X[i, j] = codes.get(str(v) if j in self._text else v, np.nan)
+        return X
+
+    # -- scoring ---------------------------------------------------------------------------------
+
+    def _probabilities(self, rows) -> dict[str, np.ndarray]:
+        X = self._matrix(rows)
+        raw = {s: self._stage1[s](X) for s in self._needed}
+        out = {}
+        for t in self._tasks:
+            r = self._final[t.name](X, raw)
+            p = link(t.kind, r)
+            calibrator = self._calibrators.get(t.name)
+            out[t.name] = p if calibrator is None else calibrator(p)
+        return out
+
+    def predict_proba(self, rows) -> dict[str, np.ndarray]:
+        """Class probabilities ``(n, n_classes)`` of each classification task, as
+        ``MultiTaskBooster.predict_proba``. ``rows``: a dict (one row), a Series, a DataFrame,
+        or an array in the order of ``feature_names_in_``."""
+        out = {}
+        probs = self._probabilities(rows)
+        for t in self._tasks:
+            p = probs[t.name]
+            if t.kind == "binary":
+                out[t.name] = np.column_stack([1.0 - p, p])
+            elif t.kind == "multiclass":
+                out[t.name] = p
+        return out
+
+    def predict(self, rows) -> dict[str, np.ndarray]:
+        """Each task's prediction (classes in the labels' values, values for regression)."""
+        probs = self._probabilities(rows)
+        out: dict[str, Any] = {}
+        for t in self._tasks:
+            p = probs[t.name]
+            if t.kind == "binary":
+                out[t.name] = self._classes[t.name][(p >= 0.5).astype(int)]
+            elif t.kind == "multiclass":
+                out[t.name] = self._classes[t.name][p.argmax(axis=1)]
+            else:
+                out[t.name] = p
+        return out
