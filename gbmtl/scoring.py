@@ -47,7 +47,9 @@ class _FastLightGBM:
         _safe_call(_LIB.LGBM_BoosterPredictForMatSingleRowFastInit(
             self.booster._handle, ctypes.c_int(_PREDICT_RAW_SCORE), ctypes.c_int(0),
             ctypes.c_int(int(model.best_iteration)), ctypes.c_int(_DTYPE_FLOAT64),
-            ctypes.c_int32(n_cols), ctypes.c_char_p(b""), ctypes.byref(self.handle)))
+            # One thread: a parallel region per row costs more than the row's trees.
+            ctypes.c_int32(n_cols), ctypes.c_char_p(b"num_threads=1"),
+            ctypes.byref(self.handle)))
         self.out = np.zeros(self.n_out, dtype=np.float64)
         self.out_len = ctypes.c_int64(0)
         self.lock = threading.Lock()
@@ -158,6 +160,7 @@ class RowScorer:
             categorical.append(None if values is None else
                                (values if plain else list(range(len(values)))))
         self._tasks = model.tasks_
+        self._xgb: dict[int, Any] = {}  # single-thread copies of XGBoost boosters
         self._kinds = {t.name: t.kind for t in model.tasks_}
         self._stage1 = {res.name: _Stack(res.stage1.trees, p, internal, categorical)
                         for res in model._results}
@@ -207,6 +210,7 @@ class RowScorer:
         if isinstance(final, SharedTreesModel):
             ens, task, which = final.ensemble, final.task, list(final.which)
             out = ens.outputs[task]
+            boosters = {i: self._single_thread(ens.boosters[i]) for i in which}
             order = [int(c[1:]) for c in ens.columns]  # internal names f0, f1, ...
 
             def shared(X, raw):
@@ -214,13 +218,25 @@ class RowScorer:
                 preds = []
                 for i in which:
                     margin = np.tile(ens.priors[i], (len(Z), 1))
-                    pr = ens.boosters[i].inplace_predict(
+                    pr = boosters[i].inplace_predict(
                         Z, iteration_range=(0, ens.rounds[task]), predict_type="margin",
                         base_margin=margin, validate_features=False)
                     preds.append(np.asarray(pr).reshape(len(Z), -1)[:, out.cols])
                 return out.mean + out.scale * np.mean(preds, axis=0)
             return shared
         raise TypeError(f"RowScorer: no fast path for {type(final).__name__}")
+
+    def _single_thread(self, booster):
+        """A copy of an XGBoost booster that predicts on one thread (rows come one at a
+        time; the model's own booster keeps its setting)."""
+        import xgboost as xgb
+
+        key = id(booster)
+        if key not in self._xgb:
+            copy = xgb.Booster(model_file=bytearray(booster.save_raw(raw_format="ubj")))
+            copy.set_param({"nthread": 1})
+            self._xgb[key] = copy
+        return self._xgb[key]
 
     # -- input -----------------------------------------------------------------------------------
 
