@@ -45,6 +45,35 @@ logger = logging.getLogger("gbmtl")
 MIN_CLASS_ROWS = 10
 
 
+def task_predictions(tasks: list[Task], classes: dict[str, np.ndarray],
+                     probabilities: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Each task's prediction from its probabilities (or values): classes in the labels' own
+    values, values for regression. Shared by ``predict`` and ``RowScorer``."""
+    out = {}
+    for t in tasks:
+        p = probabilities[t.name]
+        if t.kind == "binary":
+            out[t.name] = classes[t.name][(p >= 0.5).astype(int)]
+        elif t.kind == "multiclass":
+            out[t.name] = classes[t.name][p.argmax(axis=1)]
+        else:
+            out[t.name] = p
+    return out
+
+
+def task_probabilities(tasks: list[Task], probabilities: dict[str, np.ndarray]
+                       ) -> dict[str, np.ndarray]:
+    """Class probabilities ``(n, n_classes)`` of each classification task."""
+    out = {}
+    for t in tasks:
+        p = probabilities[t.name]
+        if t.kind == "binary":
+            out[t.name] = np.column_stack([1.0 - p, p])
+        elif t.kind == "multiclass":
+            out[t.name] = p
+    return out
+
+
 @contextlib.contextmanager
 def _decision_log(verbose: int):
     """With ``verbose >= 2``, each task's sharing decision reaches stderr during the fit, even
@@ -526,30 +555,13 @@ class MultiTaskBooster(BaseEstimator):
     def predict(self, X) -> pd.DataFrame:
         """Predictions of every task: classes in the labels' own values, values for regression."""
         F, index = self._features(X)
-        raw = self._raw_predictions(F)
-        out = {}
-        for t in self.tasks_:
-            p = raw[t.name]
-            if t.kind == "binary":
-                out[t.name] = self.classes_[t.name][(p >= 0.5).astype(int)]
-            elif t.kind == "multiclass":
-                out[t.name] = self.classes_[t.name][p.argmax(axis=1)]
-            else:
-                out[t.name] = p
-        return pd.DataFrame(out, index=index)
+        return pd.DataFrame(task_predictions(self.tasks_, self.classes_,
+                                             self._raw_predictions(F)), index=index)
 
     def predict_proba(self, X) -> dict[str, np.ndarray]:
         """Class probabilities ``(n, n_classes)`` of each classification task, classes sorted."""
         F, _ = self._features(X)
-        raw = self._raw_predictions(F)
-        out = {}
-        for t in self.tasks_:
-            p = raw[t.name]
-            if t.kind == "binary":
-                out[t.name] = np.column_stack([1.0 - p, p])
-            elif t.kind == "multiclass":
-                out[t.name] = p
-        return out
+        return task_probabilities(self.tasks_, self._raw_predictions(F))
 
     # -- evaluation --------------------------------------------------------------------------------
 

@@ -290,26 +290,12 @@ class RowScorer:
         """Class probabilities ``(n, n_classes)`` of each classification task, as
         ``MultiTaskBooster.predict_proba``. ``rows``: a dict (one row), a Series, a DataFrame,
         or an array in the order of ``feature_names_in_``."""
-        out = {}
-        probs = self._probabilities(rows)
-        for t in self._tasks:
-            p = probs[t.name]
-            if t.kind == "binary":
-                out[t.name] = np.column_stack([1.0 - p, p])
-            elif t.kind == "multiclass":
-                out[t.name] = p
-        return out
+        from gbmtl.booster import task_probabilities
+
+        return task_probabilities(self._tasks, self._probabilities(rows))
 
     def predict(self, rows) -> dict[str, np.ndarray]:
         """Each task's prediction (classes in the labels' values, values for regression)."""
-        probs = self._probabilities(rows)
-        out: dict[str, Any] = {}
-        for t in self._tasks:
-            p = probs[t.name]
-            if t.kind == "binary":
-                out[t.name] = self._classes[t.name][(p >= 0.5).astype(int)]
-            elif t.kind == "multiclass":
-                out[t.name] = self._classes[t.name][p.argmax(axis=1)]
-            else:
-                out[t.name] = p
-        return out
+        from gbmtl.booster import task_predictions
+
+        return task_predictions(self._tasks, self._classes, self._probabilities(rows))
