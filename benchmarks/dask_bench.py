@@ -4,9 +4,9 @@ The default fit (sharing="auto") of the ``gbmtl demo`` table and of census-incom
 training rows), once locally (``n_jobs=None``: the load-aware threads) and once with
 ``executor="dask"`` on a ``LocalCluster`` of 2 worker processes with 1 thread each, in the same
 run; the report gives wall times, the speed-up, and whether the predictions are identical. The
-local fits run in a process of their own without a cluster: local fits in the process that had
-run a Dask fit were measured about twice as slow (65 s against 30 s, cause not found), which
-would flatter the cluster.
+local fits run in a process of their own, so that nothing of the cluster's client is in their
+way (a LightGBM booster loaded in one of Dask's threads once slowed every later LightGBM
+training in the process, see ``gbmtl._dask._portable``).
 
     python -m benchmarks.dask_bench [--workers 2] [--repeats 1]
 """

@@ -86,7 +86,49 @@ def _train_remote(token: str, ctx, job, extra: tuple[str, pd.DataFrame] | None, 
     with TRAIN_LOCK:
         start = time.perf_counter()
         model = job.train(ctx, _worker_threads())
-        return model, time.perf_counter() - start
+        return _portable(model), time.perf_counter() - start
+
+
+def _portable(model):
+    """A trained model as plain bytes, for :func:`_rebuild` in the fitting thread.
+
+    Dask unpickles results in threads of its own, and loading a LightGBM booster runs an OpenMP
+    team in the loading thread; a team that lives on in another thread made every later
+    LightGBM training in the process about 8 times slower (more OpenMP threads than cores, so
+    libgomp stops spinning and every parallel region waits on the kernel). Rebuilding the
+    boosters in the thread that fits keeps one team."""
+    import xgboost as xgb
+
+    from gbmtl.backends._lightgbm import LightGBMModel
+    from gbmtl.backends._xgboost import XGBoostModel
+
+    if isinstance(model, LightGBMModel):
+        return ("lightgbm", model.booster.model_to_string(num_iteration=-1),
+                model.best_iteration)
+    if isinstance(model, XGBoostModel):
+        return ("xgboost", bytes(model.booster.save_raw(raw_format="ubj")), model.best_iteration,
+                model.n_outputs, model.offset)
+    if isinstance(model, tuple) and model and isinstance(model[0], xgb.Booster):  # shared trees
+        return ("shared_trees", bytes(model[0].save_raw(raw_format="ubj")), *model[1:])
+    return ("object", model)
+
+
+def _rebuild(portable):
+    import lightgbm as lgb
+    import xgboost as xgb
+
+    from gbmtl.backends._lightgbm import LightGBMModel
+    from gbmtl.backends._xgboost import XGBoostModel
+
+    kind, *rest = portable
+    if kind == "lightgbm":
+        return LightGBMModel(lgb.Booster(model_str=rest[0]), rest[1])
+    if kind in ("xgboost", "shared_trees"):
+        booster = xgb.Booster(model_file=bytearray(rest[0]))
+        if kind == "xgboost":
+            return XGBoostModel(booster, rest[1], rest[2], rest[3])
+        return (booster, *rest[1:])
+    return rest[0]
 
 
 class DaskExecutor:
@@ -147,7 +189,7 @@ class DaskExecutor:
         for job, (model, seconds) in zip(jobs, self.client.gather(futures), strict=True):
             for cb in self.callbacks:
                 cb.on_end(job, seconds)
-            out.append(model)
+            out.append(_rebuild(model))
         return out
 
     def skip(self, n_jobs: int) -> None:

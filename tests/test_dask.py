@@ -148,7 +148,8 @@ def test_a_worker_keeps_each_rebuilt_table_alive_under_its_content(monkeypatch):
     monkeypatch.setattr(_dask, "_worker_threads", lambda: 1)  # no Dask worker here
     token = "t"
     try:
-        seen = [_dask._train_remote(token, ctx, Probe(), (_dask._content_key(b), b), None)[0]
+        seen = [_dask._rebuild(_dask._train_remote(token, ctx, Probe(),
+                                                   (_dask._content_key(b), b), None)[0])
                 for b in (narrow, wide, narrow)]
         assert seen[0] == seen[2] and seen[0][0] != seen[1][0]
         assert seen[0][1] == (2, 3) and seen[1][1] == (2, 4)
@@ -156,3 +157,28 @@ def test_a_worker_keeps_each_rebuilt_table_alive_under_its_content(monkeypatch):
     finally:
         _dask._forget(token)
     assert token not in _dask._WORKER_TABLES
+
+
+@pytest.mark.slow
+def test_local_training_keeps_its_speed_after_a_dask_fit(client):
+    """Boosters come back as bytes and are rebuilt in the fitting thread: a LightGBM booster
+    loaded in one of Dask's threads left an OpenMP team there that slowed every later
+    LightGBM training in the process about eight-fold."""
+    import threading
+
+    import lightgbm as lgb
+
+    X, Y = related_tasks(600)
+    seen = []
+    original = lgb.Booster.__init__
+
+    def spy(self, *a, **kw):
+        seen.append(threading.current_thread() is threading.main_thread())
+        original(self, *a, **kw)
+
+    lgb.Booster.__init__ = spy
+    try:
+        _model(sharing="stacking", executor="dask").fit(X, Y)
+    finally:
+        lgb.Booster.__init__ = original
+    assert seen and all(seen)  # every booster of the fit was built in the fitting thread
