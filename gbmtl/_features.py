@@ -27,6 +27,12 @@ def _is_categorical(s: pd.Series) -> bool:
     )
 
 
+def plain_categories(cats: list) -> bool:
+    """Whether the backends get these category values themselves (else their positions:
+    LightGBM stores categories as JSON and cannot write timestamps)."""
+    return all(isinstance(v, (str, int, float, np.integer, np.floating)) for v in cats)
+
+
 def internal_names(n: int) -> list[str]:
     return [f"f{i}" for i in range(n)]
 
@@ -85,7 +91,7 @@ class SharedFeatures:
         changed = {}
         for c, cats in self.categories_.items():
             s = X[c]
-            plain = all(isinstance(v, (str, int, float, np.integer, np.floating)) for v in cats)
+            plain = plain_categories(cats)
             if (plain and isinstance(s.dtype, pd.CategoricalDtype)
                     and s.cat.categories.tolist() == cats):
                 continue

@@ -27,9 +27,8 @@ def available_cores() -> int:
     """Cores this process may run on: its CPU affinity where the system reports it (a
     container or ``taskset`` limits it; ``os.cpu_count`` would count the whole machine, and
     OpenMP threads beyond the allowed cores spin against each other)."""
-    if hasattr(os, "sched_getaffinity"):
-        return max(1, len(os.sched_getaffinity(0)))
-    return os.cpu_count() or 1
+    cpus = _allowed_cpus()
+    return max(1, len(cpus)) if cpus is not None else (os.cpu_count() or 1)
 
 
 def _allowed_cpus() -> set[int] | None:

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from gbmtl._features import plain_categories
 from gbmtl._links import link
 
 __all__ = ["RowScorer"]
@@ -142,12 +143,12 @@ class RowScorer:
         # Value -> code per category column (the codes the trees were trained on); values are
         # matched as ``predict`` matches them: text categories by their text.
         self._codes: dict[int, dict] = {}
+        self._text: set[int] = set()
         for name, values in cats.items():
-            text = all(isinstance(v, str) for v in values)
-            self._codes[self._position[name]] = {
-                (str(v) if text else v): float(k) for k, v in enumerate(values)}
-        self._text = {self._position[n] for n, v in cats.items()
-                      if all(isinstance(x, str) for x in v)}
+            j = self._position[name]
+            if all(isinstance(v, str) for v in values):
+                self._text.add(j)
+            self._codes[j] = {v: float(k) for k, v in enumerate(values)}
         p = len(self.features)
         internal = [f"f{j}" for j in range(p)]
         # Per column, the categories of the frame predict hands the models (None: numeric);
@@ -155,10 +156,8 @@ class RowScorer:
         categorical = []
         for name in self.features:
             values = cats.get(name)
-            plain = values is not None and all(
-                isinstance(v, (str, int, float, np.integer, np.floating)) for v in values)
             categorical.append(None if values is None else
-                               (values if plain else list(range(len(values)))))
+                               (values if plain_categories(values) else list(range(len(values)))))
         self._tasks = model.tasks_
         self._xgb: dict[int, Any] = {}  # single-thread copies of XGBoost boosters
         self._kinds = {t.name: t.kind for t in model.tasks_}
@@ -178,7 +177,7 @@ class RowScorer:
         from gbmtl.sharing._independent import IndependentModel
         from gbmtl.sharing._offset import OffsetModel
         from gbmtl.sharing._shared_trees import SharedTreesModel
-        from gbmtl.sharing._siblings import SiblingInputs, sibling_columns
+        from gbmtl.sharing._siblings import SiblingInputs, sibling_columns, stacking_values
         from gbmtl.sharing._stacking import StackingModel
 
         kinds = self._kinds
@@ -200,8 +199,7 @@ class RowScorer:
             stack = _Stack(final.trees, p + len(cols), names, categorical + [None] * len(cols))
 
             def stacking(X, raw):
-                outputs = {s: link(kinds[s], raw[s]).reshape(len(X), -1) for s in final.siblings}
-                block = np.column_stack([outputs[s][:, j] for _, s, j in cols])
+                _, block = stacking_values(SiblingInputs(raw, kinds), final.siblings)
                 return stack(np.ascontiguousarray(np.hstack([X, block])))
             return stacking
         if isinstance(final, BlendModel):

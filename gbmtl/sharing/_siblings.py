@@ -45,11 +45,21 @@ def sibling_columns(siblings: list[str], kinds: dict[str, str],
     return out
 
 
-def stacking_block(inputs: SiblingInputs, siblings: list[str]) -> pd.DataFrame:
-    """The siblings' predictions (probabilities or values, as the stacking trees see them)."""
+def stacking_values(inputs: SiblingInputs, siblings: list[str]) -> tuple[list[str], np.ndarray]:
+    """The stacking columns' names and values ``(n, columns)``: the siblings' predictions
+    (probabilities or values, as the stacking trees see them)."""
     outputs = {s: link(inputs.kinds[s], inputs.raw[s]).reshape(len(inputs.raw[s]), -1)
                for s in siblings}
     widths = {s: v.shape[1] for s, v in outputs.items()}
-    cols = {name: outputs[s][:, j] for name, s, j in sibling_columns(siblings, inputs.kinds, widths)}
+    cols = sibling_columns(siblings, inputs.kinds, widths)
     n = len(next(iter(inputs.raw.values()))) if inputs.raw else 0
-    return pd.DataFrame(cols, index=pd.RangeIndex(n))
+    values = np.empty((n, len(cols)))
+    for k, (_, s, j) in enumerate(cols):
+        values[:, k] = outputs[s][:, j]
+    return [name for name, _, _ in cols], values
+
+
+def stacking_block(inputs: SiblingInputs, siblings: list[str]) -> pd.DataFrame:
+    """:func:`stacking_values` as a frame, for the stacking trees' tables."""
+    names, values = stacking_values(inputs, siblings)
+    return pd.DataFrame(values, columns=names, index=pd.RangeIndex(len(values)))
