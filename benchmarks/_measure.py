@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
+import subprocess
+import sys
+import time
 
 
 def status_mb(field: str) -> float:
@@ -25,3 +29,23 @@ def reset_peak() -> None:
 def machine() -> str:
     return (f"{platform.machine()}, {platform.processor() or 'cpu'}, {os.cpu_count()} cores, "
             f"Python {platform.python_version()}")
+
+
+def commit() -> str:
+    """The short hash of the checked-out commit, for results files."""
+    return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
+                          text=True).stdout.strip()
+
+
+@contextlib.contextmanager
+def busy_processes(n: int):
+    """``n`` busy-looping processes beside the block (the "loaded" machine of the benchmarks),
+    given a second to start, and killed when it ends."""
+    procs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(n)]
+    try:
+        if procs:
+            time.sleep(1.0)
+        yield
+    finally:
+        for p in procs:
+            p.kill()

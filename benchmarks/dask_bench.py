@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from benchmarks._measure import commit as current_commit
 from benchmarks._measure import machine
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -75,8 +76,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from gbmtl import MultiTaskBooster
 
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                            text=True).stdout.strip()
+    commit = current_commit()
     cluster = distributed.LocalCluster(n_workers=args.workers, threads_per_worker=1,
                                        processes=True, dashboard_address=None)
     client = distributed.Client(cluster)

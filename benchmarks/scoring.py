@@ -22,7 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks._measure import machine
+from benchmarks._measure import busy_processes, machine
+from benchmarks._measure import commit as current_commit
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -99,36 +100,22 @@ def run_phase(calls: int) -> dict:
     return out
 
 
-def _burn() -> None:
-    while True:
-        pass
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=2000)
     parser.add_argument("--burners", type=int, default=2)
     parser.add_argument("--phase", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--burn", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if args.burn:
-        _burn()
     if args.phase:
         print(json.dumps(run_phase(args.calls)))
         return 0
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                            text=True).stdout.strip()
+    commit = current_commit()
     phases = {}
     for phase in ("quiet", "loaded"):
-        burners = [subprocess.Popen([sys.executable, "-m", "benchmarks.scoring", "--burn"])
-                   for _ in range(args.burners if phase == "loaded" else 0)]
-        try:
+        with busy_processes(args.burners if phase == "loaded" else 0):
             out = subprocess.run([sys.executable, "-m", "benchmarks.scoring", "--phase",
                                   "--calls", str(args.calls)], check=True, capture_output=True,
                                  text=True).stdout
-        finally:
-            for b in burners:
-                b.kill()
         phases[phase] = json.loads(out.strip().splitlines()[-1])
         print(phase, json.dumps(phases[phase]), flush=True)
     info = {k: phases["quiet"].pop(k) for k in list(phases["quiet"]) if k.startswith("_")}

@@ -20,7 +20,8 @@ import time
 from datetime import date
 from pathlib import Path
 
-from benchmarks._measure import machine
+from benchmarks._measure import busy_processes, machine
+from benchmarks._measure import commit as current_commit
 
 RESULTS = Path(__file__).resolve().parent / "results"
 SETTINGS = {"-1": -1, "1": 1, "None": None}
@@ -56,32 +57,20 @@ def run_one(workload: str, n_jobs: int | None) -> dict:
     return {"wall_s": wall, "cpu_s": (cpu1.user + cpu1.system) - (cpu0.user + cpu0.system)}
 
 
-def _burn() -> None:
-    while True:
-        pass
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workloads", nargs="+", default=["demo", "census"],
                         choices=["demo", "census"])
     parser.add_argument("--burners", type=int, default=2)
     parser.add_argument("--one", nargs=2, metavar=("WORKLOAD", "N_JOBS"), help=argparse.SUPPRESS)
-    parser.add_argument("--burn", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if args.burn:
-        _burn()
     if args.one:
         print(json.dumps(run_one(args.one[0], SETTINGS[args.one[1]])))
         return 0
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                            text=True).stdout.strip()
+    commit = current_commit()
     runs = []
     for phase in ("quiet", "loaded"):
-        burners = [subprocess.Popen([sys.executable, "-m", "benchmarks.threads", "--burn"])
-                   for _ in range(args.burners if phase == "loaded" else 0)]
-        try:
-            time.sleep(1.0 if burners else 0.0)
+        with busy_processes(args.burners if phase == "loaded" else 0):
             for workload in args.workloads:
                 for name in SETTINGS:
                     out = subprocess.run(
@@ -92,9 +81,6 @@ def main(argv: list[str] | None = None) -> int:
                     runs.append(run)
                     print(f"{phase:6s} {workload:6s} n_jobs={name:4s} wall {run['wall_s']:.1f} s"
                           f" cpu {run['cpu_s']:.1f} s", flush=True)
-        finally:
-            for b in burners:
-                b.kill()
     base = {(r["phase"], r["workload"]): r["wall_s"] for r in runs if r["n_jobs"] == "-1"}
     lines = [
         "# Fit time beside other CPU-bound jobs (thread policy)", "",
