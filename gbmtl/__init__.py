@@ -2,12 +2,14 @@
 
 from gbmtl._version import __version__
 from gbmtl.booster import MultiTaskBooster
+from gbmtl.dask_booster import DaskMultiTaskBooster
 from gbmtl.persistence import load
 from gbmtl.scoring import RowScorer
 from gbmtl.sklearn_api import MultiTaskClassifier, MultiTaskRegressor
 from gbmtl.tasks import Task
 
 __all__ = [
+    "DaskMultiTaskBooster",
     "MultiTaskBooster",
     "MultiTaskClassifier",
     "MultiTaskRegressor",
