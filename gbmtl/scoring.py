@@ -3,14 +3,17 @@
 ``MultiTaskBooster.predict`` is built for tables: every call validates a DataFrame, converts
 it, and calls each booster through its library's general entry point, which for one row costs
 milliseconds in overhead, not in trees. :class:`RowScorer` prepares everything once: the
-category codes of each column, the order of the features, and for every LightGBM booster a
-single-row prediction handle (LightGBM's ``LGBM_BoosterPredictForMatSingleRowFast``, which the
-Python package does not expose; it is called here through the package's own library handle).
-A row then goes through the same model graph as ``predict`` (sibling scores, sibling GLMs,
-stacking columns, blends, shared trees, calibration) on plain arrays. XGBoost models predict
-through ``inplace_predict``, and per-task XGBoost models with categorical features through a
-``DMatrix`` as in ``predict``. Predictions equal ``predict_proba``/``predict`` for rows whose
-numeric values are float64 (a test checks every mechanism).
+category codes of each column, the order of the features, and the trees themselves as flat
+forests (:mod:`gbmtl._forest`): the fold models a stack averages, and the shared-trees members a
+task averages, each become one forest walked by compiled code in one call. A row then goes
+through the same model graph as ``predict`` (sibling scores, sibling GLMs, stacking columns,
+blends, shared trees, calibration) on plain arrays. Per-task XGBoost models predict through
+``inplace_predict`` (through a ``DMatrix`` as in ``predict`` when they have categorical
+features); with ``compiled=False`` LightGBM models use single-row handles
+(``LGBM_BoosterPredictForMatSingleRowFast``, called through the package's own library handle).
+Predictions equal ``predict_proba``/``predict`` for rows whose numeric values are float64, up
+to the order of floating-point additions (and XGBoost's float32 sums for shared trees); a test
+checks every mechanism.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from gbmtl._features import plain_categories
+from gbmtl._forest import Unsupported, average, from_lightgbm, from_xgboost, xgboost_json
 from gbmtl._links import link
 
 __all__ = ["RowScorer"]
@@ -69,19 +73,54 @@ class _FastLightGBM:
             self.handle = None
 
 
-class _Stack:
-    """A tree stack (one model or bagged fold models) scoring rows of a float64 matrix."""
+#: This thread's current call: raw scores of the stacks walked so far (see ``_Stack``).
+_CALL = threading.local()
 
-    def __init__(self, trees, n_cols: int, columns: list[str], categorical: list):
+
+class _Walk:
+    """A forest walked at most once per call on the same rows (a blend's independent member is
+    the stage-1 model of its task; tasks sharing an ensemble share its first rounds)."""
+
+    def __init__(self, forest):
+        self.forest = forest
+
+    def __call__(self, X: np.ndarray) -> np.ndarray:
+        memo = getattr(_CALL, "memo", None)
+        hit = None if memo is None else memo.get(id(self))
+        if hit is not None and hit[0] is X:
+            return hit[1]
+        raw = self.forest.predict(X)
+        if memo is not None:
+            memo[id(self)] = (X, raw)
+        return raw
+
+
+class _Stack:
+    """A tree stack (one model or bagged fold models) scoring rows of a float64 matrix: LightGBM
+    models as one flat forest (their average), else through the library."""
+
+    def __init__(self, trees, n_cols: int, columns: list[str], categorical: list,
+                 compiled: bool = True):
         from gbmtl.backends._lightgbm import LightGBMModel
 
         self.models = trees.models
         self.columns = columns
         self.categorical = categorical
+        lightgbm = all(isinstance(m, LightGBMModel) for m in self.models)
+        self.forest = None
+        if lightgbm and compiled:
+            try:
+                self.forest = average([from_lightgbm(m.booster, m.best_iteration)
+                                       for m in self.models])
+            except Unsupported:
+                pass
+        self.walk = None if self.forest is None else _Walk(self.forest)
         self.fast = ([_FastLightGBM(m, n_cols) for m in self.models]
-                     if all(isinstance(m, LightGBMModel) for m in self.models) else None)
+                     if lightgbm and self.forest is None else None)
 
     def __call__(self, X: np.ndarray) -> np.ndarray:
+        if self.walk is not None:
+            return self.walk(X)
         if self.fast is not None and len(X) == 1:
             row = np.ascontiguousarray(X[0])
             raw = [f(row) for f in self.fast]
@@ -91,6 +130,24 @@ class _Stack:
             frame = _frame(X, self.columns, self.categorical)
             raw = [m.predict_raw(frame) for m in self.models]
         return raw[0] if len(raw) == 1 else np.mean(raw, axis=0)
+
+
+def _glm_margin(glm, kinds: dict[str, str]):
+    """``glm.margin`` for a few rows, its steps (see ``SiblingGLM``) on prepared arrays: the
+    general path's per-call checks cost more than the GLM on one row."""
+    mean, scale = glm.mean, glm.scale
+    coef_t, intercept = np.ascontiguousarray(glm.coef.T), glm.intercept
+    siblings = [(s, kinds[s] == "multiclass") for s in glm.siblings]
+
+    def margin(raw: dict[str, np.ndarray]) -> np.ndarray:
+        cols = []
+        for s, centre in siblings:
+            r = np.asarray(raw[s], dtype=float).reshape(len(raw[s]), -1)
+            cols.append(r - r.mean(axis=1, keepdims=True) if centre else r)
+        Z = (np.hstack(cols) - mean) / scale
+        Z[np.isnan(Z)] = 0.0
+        return Z @ coef_t + intercept
+    return margin
 
 
 def _frame(X: np.ndarray, columns: list[str], categorical: list) -> pd.DataFrame:
@@ -121,6 +178,11 @@ class RowScorer:
     ----------
     model : MultiTaskBooster
         Fitted; without a ``shared_features`` transformer (rows go straight to the trees).
+    compiled : bool, default True
+        Walk LightGBM models and shared trees as flat forests in compiled code
+        (:mod:`gbmtl._forest`), all fold models of a stack in one pass; False calls each booster
+        through its library (LightGBM's single-row handles), about 10 times slower on the
+        ``gbmtl demo`` model. Per-task XGBoost models always go through XGBoost.
 
     Examples
     --------
@@ -129,7 +191,7 @@ class RowScorer:
     {'fraud': array([[0.97, 0.03]]), ...}
     """
 
-    def __init__(self, model):
+    def __init__(self, model, compiled: bool = True):
         from sklearn.utils.validation import check_is_fitted
 
         check_is_fitted(model, "tasks_")
@@ -137,6 +199,7 @@ class RowScorer:
             raise ValueError("RowScorer: models with a shared_features transformer are scored "
                              "with predict(); the transformer needs a DataFrame")
         self.model = model
+        self.compiled = bool(compiled)
         self.features = [str(c) for c in model.feature_names_in_]
         self._position = {name: j for j, name in enumerate(self.features)}
         cats = model.shared_.categories_
@@ -161,7 +224,9 @@ class RowScorer:
         self._tasks = model.tasks_
         self._xgb: dict[int, Any] = {}  # single-thread copies of XGBoost boosters
         self._kinds = {t.name: t.kind for t in model.tasks_}
-        self._stage1 = {res.name: _Stack(res.stage1.trees, p, internal, categorical)
+        self._stacks: dict = {}
+        self._segments: dict = {}
+        self._stage1 = {res.name: self._stack(res.stage1.trees, p, internal, categorical)
                         for res in model._results}
         self._final = {res.name: self._compile(res.final, p, internal, categorical)
                        for res in model._results}
@@ -182,21 +247,24 @@ class RowScorer:
 
         kinds = self._kinds
         if isinstance(final, IndependentModel):
-            stack = _Stack(final.trees, p, internal, categorical)
+            stack = self._stack(final.trees, p, internal, categorical)
             return lambda X, raw: stack(X)
         if isinstance(final, OffsetModel):
             glm = final.glm
-            trees = None if final.trees is None else _Stack(final.trees, p, internal,
-                                                             categorical)
+            trees = None if final.trees is None else self._stack(final.trees, p, internal,
+                                                                  categorical)
+
+            margin_of = _glm_margin(glm, kinds)
 
             def offset(X, raw):
-                margin = glm.margin(SiblingInputs(raw, kinds))
+                margin = margin_of(raw)
                 return margin if trees is None else margin + trees(X)
             return offset
         if isinstance(final, StackingModel):
             cols = sibling_columns(final.siblings, kinds, final.widths)
             names = internal + [c for c, _, _ in cols]
-            stack = _Stack(final.trees, p + len(cols), names, categorical + [None] * len(cols))
+            stack = self._stack(final.trees, p + len(cols), names,
+                                categorical + [None] * len(cols))
 
             def stacking(X, raw):
                 _, block = stacking_values(SiblingInputs(raw, kinds), final.siblings)
@@ -204,12 +272,31 @@ class RowScorer:
             return stacking
         if isinstance(final, BlendModel):
             members = [self._compile(m, p, internal, categorical) for m in final.members]
-            return lambda X, raw: np.mean([m(X, raw) for m in members], axis=0)
+            share = 1.0 / len(members)
+
+            def blend(X, raw):
+                total = members[0](X, raw)
+                for m in members[1:]:
+                    total = total + m(X, raw)
+                return total * share
+            return blend
         if isinstance(final, SharedTreesModel):
             ens, task, which = final.ensemble, final.task, list(final.which)
             out = ens.outputs[task]
-            boosters = {i: self._single_thread(ens.boosters[i]) for i in which}
             order = [int(c[1:]) for c in ens.columns]  # internal names f0, f1, ...
+            segments = self._shared_segments(ens, which, order) if self.compiled else None
+            if segments is not None:
+                cols = out.cols
+                rounds = ens.rounds[task] or ens.boosters[which[0]].num_boosted_rounds()
+                mine = [walk for end, walk in segments if end <= rounds]
+
+                def shared_forest(X, raw):
+                    total = mine[0](X)
+                    for walk in mine[1:]:
+                        total = total + walk(X)
+                    return out.mean + out.scale * total[:, cols]
+                return shared_forest
+            boosters = {i: self._single_thread(ens.boosters[i]) for i in which}
 
             def shared(X, raw):
                 Z = X[:, order].astype(np.float32)
@@ -223,6 +310,42 @@ class RowScorer:
                 return out.mean + out.scale * np.mean(preds, axis=0)
             return shared
         raise TypeError(f"RowScorer: no fast path for {type(final).__name__}")
+
+    def _stack(self, trees, n_cols: int, columns: list[str], categorical: list) -> _Stack:
+        """A stack of ``trees``; equal forests (the same models reached twice) share one."""
+        stack = _Stack(trees, n_cols, columns, categorical, self.compiled)
+        if stack.forest is None:
+            return stack
+        return self._stacks.setdefault((stack.forest.key(), n_cols), stack)
+
+    def _shared_segments(self, ens, which: list[int], order: list[int]):
+        """The shared-trees members ``which`` as forests over the scorer's columns, one per
+        stretch of rounds between the tasks' round counts: a task adds the stretches up to its
+        own count, so tasks that share an ensemble walk its common rounds once per row. Each
+        forest is the mean over members of their trees (plus, in the first, the priors that
+        ``predict`` passes as margins). None where a member cannot be laid out."""
+        key = (id(ens), tuple(which))
+        if key in self._segments:
+            return self._segments[key]
+        try:
+            total = ens.boosters[which[0]].num_boosted_rounds()
+            ends = sorted({r or total for r in ens.rounds.values()})
+            models = {i: xgboost_json(ens.boosters[i]) for i in which}
+            segments, start = [], 0
+            for end in ends:
+                forests = []
+                for i in which:
+                    f = from_xgboost(ens.boosters[i], end, start, models[i])
+                    f.ints[:, 0] = np.asarray(order)[f.ints[:, 0]]
+                    if start == 0:
+                        f.bias = f.bias + np.asarray(ens.priors[i], dtype=float)
+                    forests.append(f)
+                segments.append((end, _Walk(average(forests))))
+                start = end
+        except Unsupported:
+            segments = None
+        self._segments[key] = segments
+        return segments
 
     def _single_thread(self, booster):
         """A copy of an XGBoost booster that predicts on one thread (rows come one at a
@@ -275,14 +398,18 @@ class RowScorer:
 
     def _probabilities(self, rows) -> dict[str, np.ndarray]:
         X = self._matrix(rows)
-        raw = {s: self._stage1[s](X) for s in self._needed}
-        out = {}
-        for t in self._tasks:
-            r = self._final[t.name](X, raw)
-            p = link(t.kind, r)
-            calibrator = self._calibrators.get(t.name)
-            out[t.name] = p if calibrator is None else calibrator(p)
-        return out
+        _CALL.memo = {}
+        try:
+            raw = {s: self._stage1[s](X) for s in self._needed}
+            out = {}
+            for t in self._tasks:
+                r = self._final[t.name](X, raw)
+                p = link(t.kind, r)
+                calibrator = self._calibrators.get(t.name)
+                out[t.name] = p if calibrator is None else calibrator(p)
+            return out
+        finally:
+            _CALL.memo = None
 
     def predict_proba(self, rows) -> dict[str, np.ndarray]:
         """Class probabilities ``(n, n_classes)`` of each classification task, as

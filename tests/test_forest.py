@@ -1,0 +1,84 @@
+"""Flat forests walk trees as LightGBM and XGBoost do, odd inputs included."""
+
+from __future__ import annotations
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+import pytest
+import xgboost as xgb
+
+from gbmtl._forest import Unsupported, average, from_lightgbm, from_xgboost
+
+
+def _table(n=2000, seed=0):
+    rng = np.random.default_rng(seed)
+    X = pd.DataFrame({"a": rng.normal(size=n), "b": rng.choice([0.0, 1.0, np.nan, -2.0], n),
+                      "c": pd.Categorical(rng.choice(list("xyzuvw"), n)),
+                      "d": rng.normal(size=n)})
+    X.loc[rng.random(n) < 0.1, "a"] = np.nan
+    X.loc[rng.random(n) < 0.1, "c"] = np.nan
+    z = X["a"].fillna(0) + X["c"].isin(["x", "u"]).astype(float) + 0.5 * X["b"].fillna(1)
+    M = X.assign(c=X["c"].cat.codes.replace(-1, np.nan)).to_numpy(float)
+    return X, M, z.to_numpy() + rng.normal(size=n)
+
+
+def _odd(M):
+    """Rows LightGBM treats specially: negative, fractional and unseen categories, zeros."""
+    M = M.copy()
+    M[:6, 2] = [-1.0, -0.5, 7.0, 50.0, 3.7, 1e12]
+    M[6:9, 0] = [0.0, 1e-36, -1e-36]
+    return M
+
+
+@pytest.mark.parametrize("objective, extra", [
+    ("binary", {}), ("multiclass", {"num_class": 3}), ("regression", {"zero_as_missing": True}),
+])
+def test_lightgbm_trees_walk_as_lightgbm_predicts(objective, extra):
+    X, M, z = _table()
+    y = {"binary": (z > 0.5).astype(float), "multiclass": pd.qcut(z, 3, labels=False),
+         "regression": z}[objective]
+    params = {"objective": objective, "verbosity": -1, "min_data_per_group": 5, "cat_smooth": 1,
+              "max_cat_to_onehot": 2, **extra}
+    booster = lgb.train(params, lgb.Dataset(X, np.asarray(y, dtype=float)), 30)
+    forest = from_lightgbm(booster, 20)
+    for rows in (M, _odd(M)):
+        want = booster.predict(rows, raw_score=True, num_iteration=20).reshape(len(rows), -1)
+        np.testing.assert_array_equal(forest.predict(rows), want)
+
+
+def test_an_average_of_forests_is_the_mean_of_their_scores():
+    X, M, z = _table()
+    boosters = [lgb.train({"objective": "regression", "verbosity": -1, "seed": s,
+                           "bagging_fraction": 0.5, "bagging_freq": 1},
+                          lgb.Dataset(X, z), 15) for s in range(3)]
+    want = np.mean([b.predict(M, raw_score=True) for b in boosters], axis=0)
+    got = average([from_lightgbm(b) for b in boosters]).predict(M)[:, 0]
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("strategy", ["multi_output_tree", "one_output_per_tree"])
+def test_xgboost_trees_walk_as_xgboost_predicts(strategy):
+    X, M, z = _table()
+    Xn = np.delete(M, 2, axis=1).astype(np.float32)
+    Y = np.column_stack([z, -z, z ** 2])
+    booster = xgb.train({"tree_method": "hist", "multi_strategy": strategy, "max_depth": 4},
+                        xgb.DMatrix(Xn, Y), 25)
+    margin = np.tile([0.3, -0.2, 0.1], (len(Xn), 1))
+    want = booster.inplace_predict(Xn, iteration_range=(0, 15), predict_type="margin",
+                                   base_margin=margin)
+    got = from_xgboost(booster, 15).predict(Xn.astype(np.float64)) + margin
+    # XGBoost adds its trees in float32.
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+
+
+def test_what_is_not_laid_out_says_so():
+    X, M, z = _table()
+    linear = lgb.train({"objective": "regression", "verbosity": -1, "linear_tree": True},
+                       lgb.Dataset(X.drop(columns="c"), z), 3)
+    with pytest.raises(Unsupported, match="linear trees"):
+        from_lightgbm(linear)
+    data = xgb.DMatrix(X, z, enable_categorical=True)
+    categorical = xgb.train({"tree_method": "hist", "max_cat_to_onehot": 1}, data, 3)
+    with pytest.raises(Unsupported, match="categorical"):
+        from_xgboost(categorical)
