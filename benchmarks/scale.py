@@ -6,7 +6,9 @@ task's labelled rows, the same parameters for both. Every variant fits in its ow
 its peak memory is its own; sizes run smallest first, and each size runs the loop and gbmtl back
 to back, so ratios compare runs on the same machine state.
 
-    python -m benchmarks.scale [--rows 1000000,3000000,10000000] [--variants loop,auto]
+    python -m benchmarks.scale [--rows 1000000,3000000,10000000] [--variants loop,auto,binned]
+
+``binned`` fits nothing: it measures LightGBM's binned copy of the table, for the memory table.
 """
 
 from __future__ import annotations
@@ -15,16 +17,18 @@ import argparse
 import json
 import subprocess
 import sys
+import threading
 import time
 from datetime import date
 from pathlib import Path
 
-from benchmarks._measure import machine, reset_peak, status_mb
+from benchmarks._measure import commit, machine, reset_peak, status_mb
+from gbmtl._executor import JobTimer
 
 RESULTS = Path(__file__).resolve().parent / "results"
 TASKS = ["fraud", "default", "late_payment", "loss_amount"]
 PARAMS = {"learning_rate": 0.1, "num_leaves": 31, "n_estimators": 200}
-VARIANTS = ("loop", "none", "auto")
+VARIANTS = ("loop", "none", "auto", "binned")
 
 
 def _fit_loop(X, Y) -> float:
@@ -48,29 +52,122 @@ def _fit_loop(X, Y) -> float:
     return 0.0
 
 
+class PhaseMemory(JobTimer):
+    """Samples resident memory every 20 ms and keeps the peak of each phase: the training of
+    each mechanism's models, and the work between them (out-of-fold predictions, GLMs, the
+    choice), so that the report can say where a fit's memory goes."""
+
+    def __init__(self, base_mb: float):
+        super().__init__()
+        self.base = base_mb
+        self.phase = "setup"
+        self.peaks: dict[str, float] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.02):
+            rss = status_mb("VmRSS") - self.base
+            self.peaks[self.phase] = max(self.peaks.get(self.phase, 0.0), rss)
+
+    def on_start(self, job) -> None:
+        self.phase = f"training {job.role}"
+
+    def on_end(self, job, seconds: float) -> None:
+        super().on_end(job, seconds)
+        self.phase = "between models"
+
+    def stop(self) -> dict[str, float]:
+        self._stop.set()
+        self._thread.join()
+        return {k: round(v) for k, v in self.peaks.items()}
+
+
+def _binned_mb(X) -> float:
+    """Resident memory of LightGBM's binned table of ``X`` (raw data freed), as the fit holds."""
+    import lightgbm as lgb
+    import numpy as np
+
+    before = status_mb("VmRSS")
+    data = lgb.Dataset(X, np.zeros(len(X)), params={"verbosity": -1},
+                       free_raw_data=True).construct()
+    after = status_mb("VmRSS")
+    del data
+    return after - before
+
+
 def run_variant(variant: str, rows: int) -> dict:
     from gbmtl import MultiTaskBooster
-    from gbmtl._executor import JobTimer
     from gbmtl.datasets import make_fintech
 
     X, Y = make_fintech(rows, random_state=0, n_features=50)
     Y = Y[TASKS]
     base = status_mb("VmRSS")
     reset_peak()
-    timer = JobTimer()
+    timer = PhaseMemory(base)
     start = time.perf_counter()
     chosen = {}
     if variant == "loop":
         _fit_loop(X, Y)
+    elif variant == "binned":
+        pass
     else:
         model = MultiTaskBooster(params=PARAMS, sharing=variant, random_state=0)
         model.fit(X, Y, callbacks=[timer])
         chosen = model.sharing_report_["mechanism"].to_dict()
     fit_s = time.perf_counter() - start
+    phases = timer.stop()
     jobs = timer.frame()
-    return {"variant": variant, "rows": rows, "fit_s": fit_s,
-            "peak_mb": status_mb("VmHWM") - base, "x_mb": X.memory_usage(deep=True).sum() / 2**20,
-            "by_role": jobs.groupby("role")["seconds"].sum().to_dict(), "chosen": chosen}
+    peak = status_mb("VmHWM") - base
+    return {"variant": variant, "rows": rows, "fit_s": fit_s, "peak_mb": peak,
+            "x_mb": X.memory_usage(deep=True).sum() / 2**20,
+            "binned_mb": _binned_mb(X) if variant == "binned" else None,
+            "peak_by_phase": phases if variant not in ("loop", "binned") else {},
+            "by_role": (jobs.groupby("role")["seconds"].sum().to_dict() if len(jobs) else {}),
+            "chosen": chosen}
+
+
+def _growth(runs: list[dict]) -> list[str]:
+    """Fit seconds per million rows at each size: flat means linear growth."""
+    sizes = sorted({r["rows"] for r in runs})
+    variants = [v for v in dict.fromkeys(r["variant"] for r in runs) if v != "binned"]
+    if len(sizes) < 2:
+        return []
+    out = ["", "Growth with rows (fit seconds per million rows):", "",
+           "| variant | " + " | ".join(f"{n:,}" for n in sizes) + " |",
+           "|---|" + "---|" * len(sizes)]
+    for v in variants:
+        cells = []
+        for n in sizes:
+            r = next((x for x in runs if x["rows"] == n and x["variant"] == v), None)
+            cells.append("-" if r is None else f"{r['fit_s'] / (n / 1e6):.1f}")
+        out.append(f"| {v} | " + " | ".join(cells) + " |")
+    return out
+
+
+def _memory(runs: list[dict]) -> list[str]:
+    """Where the default fit's memory goes, by size: the table, its binned copy, the
+    out-of-fold score arrays (float64, one column per task and mechanism that needs them), and
+    the peak of each phase of the fit, all above the process after loading the data."""
+    out = ["", "Where memory goes (MB): X is the feature table as loaded (before the fit); the "
+           "binned table is LightGBM's bins of X with the raw data freed, as the fit keeps it "
+           "(measured alone); out-of-fold arrays are float64 scores of every row for each task "
+           "and each mechanism that produces them; the phases are the fit's peaks while each "
+           "mechanism's models train and between models (out-of-fold predictions, sibling GLMs, "
+           "the choice).", "",
+           "| rows | X | binned table | out-of-fold arrays (per mechanism) | peak by phase |",
+           "|---|---|---|---|---|"]
+    for n in sorted({r["rows"] for r in runs}):
+        fit = next((x for x in runs if x["rows"] == n and x["variant"] == "auto"), None)
+        binned = next((x for x in runs if x["rows"] == n and x["variant"] == "binned"), None)
+        if fit is None:
+            continue
+        oof = n * len(TASKS) * 8 / 2**20
+        phases = ", ".join(f"{k} {v:,}" for k, v in fit["peak_by_phase"].items())
+        binned_mb = "-" if binned is None else f"{binned['binned_mb']:.0f}"
+        out.append(f"| {n:,} | {fit['x_mb']:.0f} | {binned_mb} | {oof:.0f} | {phases} |")
+    return out
 
 
 def main(argv=None) -> int:
@@ -106,7 +203,7 @@ def main(argv=None) -> int:
         "(s) | mechanisms chosen |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
-    for r in runs:
+    for r in (r for r in runs if r["variant"] != "binned"):
         loop = next((x for x in runs if x["rows"] == r["rows"] and x["variant"] == "loop"), None)
         fr = f"{r['fit_s'] / loop['fit_s']:.2f}x" if loop else "n/a"
         mr = f"{r['peak_mb'] / loop['peak_mb']:.2f}x" if loop else "n/a"
@@ -114,8 +211,9 @@ def main(argv=None) -> int:
         lines.append(f"| {r['rows']:,} | {r['x_mb']:.0f} | {r['variant']} | {r['fit_s']:.1f} | "
                      f"{fr} | {r['peak_mb']:.0f} | {mr} | {roles or '-'} | "
                      f"{r['chosen'] or '-'} |")
+    lines += _growth(runs) + _memory(runs)
     lines += ["", f"Command: `python -m benchmarks.scale --rows {args.rows} --variants "
-              f"{args.variants}`"]
+              f"{args.variants}` at commit {commit()}."]
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "scale.md").write_text("\n".join(lines) + "\n")
     (args.out / "scale.json").write_text(json.dumps(runs, indent=1))
