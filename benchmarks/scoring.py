@@ -69,22 +69,31 @@ def _time(fn, n: int) -> np.ndarray:
 
 
 def run_phase(calls: int) -> dict:
+    from gbmtl import RowScorer
+
     warnings.simplefilter("ignore")
     out = {}
     for label, bagging in (("default model", "auto"), ("bagging=False model", False)):
         model, scorer, boosters, X_te, arr = _setup(bagging)
         rows = [X_te.iloc[i].to_dict() for i in range(len(X_te))]
         frames = [X_te.iloc[[i]] for i in range(200)]
+        prepared = [scorer.prepare(r) for r in rows]
         n = len(rows)
         paths = {
             f"{label}: RowScorer.predict_proba(dict)":
                 lambda i, s=scorer, r=rows, n=n: s.predict_proba(r[i % n]),
             f"{label}: RowScorer.predict_proba(one-row DataFrame)":
                 lambda i, s=scorer, f=frames: s.predict_proba(f[i % 200]),
+            f"{label}: RowScorer.predict_proba(prepared row)":
+                lambda i, s=scorer, p=prepared, n=n: s.predict_proba(p[i % n], prepared=True),
             f"{label}: MultiTaskBooster.predict_proba(one-row DataFrame)":
                 lambda i, m=model, f=frames: m.predict_proba(f[i % 200]),
         }
         if bagging == "auto":
+            library = RowScorer(model, compiled=False)
+            paths[f"{label}: RowScorer(compiled=False).predict_proba(dict)"] = (
+                lambda i, s=library, r=rows, n=n: s.predict_proba(r[i % n]))
+
             def loop(i, arr=arr, n=n, boosters=boosters):
                 return [b.predict(arr[i % n: i % n + 1], raw_score=True) for b in boosters]
 
@@ -94,7 +103,7 @@ def run_phase(calls: int) -> dict:
             t = _time(fn, k)
             out[name] = {"p50_ms": float(np.percentile(t, 50)),
                          "p99_ms": float(np.percentile(t, 99)), "calls": k}
-        trees = sum(b.booster.num_trees() for s in scorer._stage1.values() for b in s.fast)
+        trees = sum(len(s.forest.roots) for s in scorer._stage1.values())
         out[f"_model {label}"] = {"mechanisms": model.sharing_report_["mechanism"].to_dict(),
                                   "stage1_lightgbm_trees": int(trees)}
     return out

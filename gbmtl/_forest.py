@@ -128,65 +128,77 @@ def average(forests: list[Forest]) -> Forest:
 # -- LightGBM ------------------------------------------------------------------------------------
 
 
-def _numbers(text: str, dtype) -> np.ndarray:
-    return np.array(text.split(), dtype=dtype) if text else np.zeros(0, dtype=dtype)
+def _numbers(texts: list[str], dtype) -> np.ndarray:
+    """The space-separated numbers of several lines, as one array (one parse for all trees)."""
+    joined = " ".join(t for t in texts if t)
+    return np.array(joined.split(), dtype=dtype) if joined else np.zeros(0, dtype=dtype)
 
 
 def from_lightgbm(booster, num_iteration: int | None = None) -> Forest:
-    """The trees of a LightGBM booster (up to ``num_iteration``; all when None or <= 0)."""
+    """The trees of a LightGBM booster (up to ``num_iteration``; all when None or <= 0).
+
+    Read from the text model (``model_to_string``, every number at full precision), each field
+    of all trees parsed at once."""
     text = booster.model_to_string(num_iteration=num_iteration or -1)
     head, _, rest = text.partition("\nTree=")
-    header = dict(line.split("=", 1) for line in head.splitlines() if "=" in line)
     if "average_output" in head.splitlines():
         raise Unsupported("random-forest LightGBM models average their trees")
+    header = dict(line.split("=", 1) for line in head.splitlines() if "=" in line)
     per_iteration = int(header.get("num_tree_per_iteration", 1))
-    ints, thr, bits, leaves, roots = [], [], [], [], []
-    n_nodes = n_leaves = n_words = 0
-    blocks = ("Tree=" + rest).split("\nTree=") if rest else []
-    for t, block in enumerate(blocks):
-        block = block.split("\nend of trees")[0]
-        fields = dict(line.split("=", 1) for line in block.splitlines() if "=" in line)
-        if fields.get("is_linear", "0") != "0":
-            raise Unsupported("LightGBM linear trees")
-        values = _numbers(fields["leaf_value"], np.float64)
-        n_leaf = int(fields["num_leaves"])
-        if n_leaf == 1:
-            roots.append((~n_leaves, t % per_iteration))
-        else:
-            feature = _numbers(fields["split_feature"], np.int64)
-            threshold = _numbers(fields["threshold"], np.float64)
-            decision = _numbers(fields["decision_type"], np.int64)
-            left = _numbers(fields["left_child"], np.int64)
-            right = _numbers(fields["right_child"], np.int64)
-            cat = (decision & 1).astype(bool)
-            node = np.zeros((len(feature), 8), dtype=np.int64)
-            node[:, 0] = feature
-            node[:, 1] = np.where(left >= 0, left + n_nodes, ~(~left + n_leaves))
-            node[:, 2] = np.where(right >= 0, right + n_nodes, ~(~right + n_leaves))
-            node[:, 3] = np.where(cat, _LGB_CAT, _LGB_NUM)
-            node[:, 4] = (decision >> 1) & 1
-            node[:, 5] = (decision >> 2) & 3
-            if cat.any():
-                bounds = _numbers(fields["cat_boundaries"], np.int64)
-                words = _numbers(fields["cat_threshold"], np.uint64).astype(np.uint32)
-                index = threshold[cat].astype(np.int64)
-                node[cat, 6] = bounds[index] + n_words
-                node[cat, 7] = bounds[index + 1] - bounds[index]
-                bits.append(words)
-                n_words += len(words)
-            ints.append(node)
-            thr.append(threshold)
-            roots.append((n_nodes, t % per_iteration))
-            n_nodes += len(feature)
-        leaves.append(values)
-        n_leaves += n_leaf
-    return Forest(
-        np.concatenate(ints) if ints else np.zeros((0, 8), np.int64),
-        np.concatenate(thr) if thr else np.zeros(0),
-        np.concatenate(bits) if bits else np.zeros(0, np.uint32),
-        np.concatenate(leaves) if leaves else np.zeros(0),
-        np.array(roots, dtype=np.int64).reshape(-1, 2), 1, per_iteration,
-        np.zeros(per_iteration))
+    rest = rest.split("\nend of trees")[0]
+    keys = ("num_leaves", "num_cat", "split_feature", "threshold", "decision_type", "left_child",
+            "right_child", "leaf_value", "cat_boundaries", "cat_threshold", "is_linear")
+    fields: dict[str, list[str]] = {k: [] for k in keys}
+    for block in rest.split("\nTree=") if rest else []:
+        seen = dict.fromkeys(keys, "")
+        for line in block.splitlines():
+            key, sep, value = line.partition("=")
+            if sep and key in seen:
+                seen[key] = value
+        for k in keys:
+            fields[k].append(seen[k])
+    if any(v not in ("", "0") for v in fields["is_linear"]):
+        raise Unsupported("LightGBM linear trees")
+    n_leaf = np.array(fields["num_leaves"], dtype=np.int64)
+    n_trees = len(n_leaf)
+    n_inner = np.maximum(n_leaf - 1, 0)
+    node_off = np.concatenate([[0], np.cumsum(n_inner)[:-1]]) if n_trees else n_inner
+    leaf_off = np.concatenate([[0], np.cumsum(n_leaf)[:-1]]) if n_trees else n_leaf
+    tree_of = np.repeat(np.arange(n_trees), n_inner)
+    feature = _numbers(fields["split_feature"], np.int64)
+    threshold = _numbers(fields["threshold"], np.float64)
+    decision = _numbers(fields["decision_type"], np.int64)
+    node = np.zeros((len(feature), 8), dtype=np.int64)
+    node[:, 0] = feature
+    for col, name in ((1, "left_child"), (2, "right_child")):
+        child = _numbers(fields[name], np.int64)
+        node[:, col] = np.where(child >= 0, child + node_off[tree_of],
+                                ~(~child + leaf_off[tree_of]))
+    cat = (decision & 1).astype(bool)
+    node[:, 3] = np.where(cat, _LGB_CAT, _LGB_NUM)
+    node[:, 4] = (decision >> 1) & 1
+    node[:, 5] = (decision >> 2) & 3
+    bits = np.zeros(0, np.uint32)
+    if cat.any():
+        n_cat = np.array([int(v or 0) for v in fields["num_cat"]], dtype=np.int64)
+        bounds = _numbers(fields["cat_boundaries"], np.int64)  # num_cat + 1 per tree with cats
+        words = _numbers(fields["cat_threshold"], np.uint64).astype(np.uint32)
+        has = n_cat > 0
+        bound_off = np.zeros(n_trees, np.int64)
+        bound_off[has] = np.concatenate([[0], np.cumsum(n_cat[has] + 1)[:-1]])
+        # Each tree's bitset words follow the previous trees' (its boundaries start at 0).
+        word_count = np.zeros(n_trees, np.int64)
+        word_count[has] = bounds[bound_off[has] + n_cat[has]]
+        word_off = np.concatenate([[0], np.cumsum(word_count)[:-1]])
+        t = tree_of[cat]
+        index = bound_off[t] + threshold[cat].astype(np.int64)
+        node[cat, 6] = bounds[index] + word_off[t]
+        node[cat, 7] = bounds[index + 1] - bounds[index]
+        bits = words
+    roots = np.column_stack([np.where(n_leaf > 1, node_off, ~leaf_off),
+                             np.arange(n_trees) % per_iteration]).astype(np.int64)
+    return Forest(node, threshold, bits, _numbers(fields["leaf_value"], np.float64),
+                  roots.reshape(-1, 2), 1, per_iteration, np.zeros(per_iteration))
 
 
 # -- XGBoost -------------------------------------------------------------------------------------

@@ -396,8 +396,20 @@ class RowScorer:
 
     # -- scoring ---------------------------------------------------------------------------------
 
-    def _probabilities(self, rows) -> dict[str, np.ndarray]:
-        X = self._matrix(rows)
+    def prepare(self, rows) -> np.ndarray:
+        """``rows`` as the float64 matrix the trees read (features in fit order, categories as
+        codes), for ``predict_proba(..., prepared=True)``: a service that holds a row's values
+        in that form already skips the conversion."""
+        return self._matrix(rows)
+
+    def _probabilities(self, rows, prepared: bool = False) -> dict[str, np.ndarray]:
+        if prepared:
+            X = np.asarray(rows, dtype=np.float64)
+            if X.ndim != 2 or X.shape[1] != len(self.features):
+                raise ValueError(f"RowScorer: a prepared matrix has {len(self.features)} "
+                                 f"columns (see prepare()); got shape {X.shape}")
+        else:
+            X = self._matrix(rows)
         _CALL.memo = {}
         try:
             raw = {s: self._stage1[s](X) for s in self._needed}
@@ -411,16 +423,17 @@ class RowScorer:
         finally:
             _CALL.memo = None
 
-    def predict_proba(self, rows) -> dict[str, np.ndarray]:
+    def predict_proba(self, rows, prepared: bool = False) -> dict[str, np.ndarray]:
         """Class probabilities ``(n, n_classes)`` of each classification task, as
         ``MultiTaskBooster.predict_proba``. ``rows``: a dict (one row), a Series, a DataFrame,
-        or an array in the order of ``feature_names_in_``."""
+        or an array of values in the order of ``feature_names_in_``; with ``prepared=True``, a
+        matrix from :meth:`prepare`."""
         from gbmtl.booster import task_probabilities
 
-        return task_probabilities(self._tasks, self._probabilities(rows))
+        return task_probabilities(self._tasks, self._probabilities(rows, prepared))
 
-    def predict(self, rows) -> dict[str, np.ndarray]:
+    def predict(self, rows, prepared: bool = False) -> dict[str, np.ndarray]:
         """Each task's prediction (classes in the labels' values, values for regression)."""
         from gbmtl.booster import task_predictions
 
-        return task_predictions(self._tasks, self._classes, self._probabilities(rows))
+        return task_predictions(self._tasks, self._classes, self._probabilities(rows, prepared))

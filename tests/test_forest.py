@@ -82,3 +82,23 @@ def test_what_is_not_laid_out_says_so():
     categorical = xgb.train({"tree_method": "hist", "max_cat_to_onehot": 1}, data, 3)
     with pytest.raises(Unsupported, match="categorical"):
         from_xgboost(categorical)
+
+
+def test_a_lightgbm_model_scores_small_batches_by_its_flat_forest_with_equal_doubles():
+    import pickle
+
+    from gbmtl.backends._lightgbm import SMALL_ROWS, WARM_CALLS, LightGBMModel
+
+    X, M, z = _table()
+    booster = lgb.train({"objective": "regression", "verbosity": -1, "max_cat_to_onehot": 2},
+                        lgb.Dataset(X, z), 25)
+    model = LightGBMModel(booster, 20)
+    want = booster.predict(_odd(M), raw_score=True, num_iteration=20).reshape(-1, 1)
+    for call in range(WARM_CALLS + 2):
+        rows = slice(call, call + 1) if call % 2 else slice(0, SMALL_ROWS)
+        np.testing.assert_array_equal(model.predict_raw_matrix(_odd(M)[rows]), want[rows])
+    assert model._forest  # built from the WARM_CALLS-th small call on
+    np.testing.assert_array_equal(model.predict_raw_matrix(_odd(M)), want)  # large: LightGBM
+    copy = pickle.loads(pickle.dumps(model))  # the forest is a cache, not pickled
+    assert getattr(copy, "_forest", None) is None
+    np.testing.assert_array_equal(copy.predict_raw_matrix(_odd(M)[:3]), want[:3])

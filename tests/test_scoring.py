@@ -59,8 +59,10 @@ def _check_equal(model, X, compiled: bool = True):
                     assert pred[task][0] == alone_values[task].iloc[0]
                     assert pred[task][0] == values[task].iloc[i]
     got = scorer.predict_proba(X.iloc[:25])  # a small batch
+    prepared = scorer.predict_proba(scorer.prepare(X.iloc[:25]), prepared=True)
     for task, p in model.predict_proba(X.iloc[:25]).items():
         same(got[task], p)
+        np.testing.assert_array_equal(prepared[task], got[task])
 
 
 @pytest.mark.parametrize("sharing", ["none", "offset", "stacking", "shared_trees", "auto"])
@@ -109,6 +111,8 @@ def test_bad_rows_are_named(data):
         scorer.predict(row | {"f0": "high"})
     with pytest.raises(ValueError, match="expected rows of 8 values"):
         scorer.predict(np.zeros(3))
+    with pytest.raises(ValueError, match="a prepared matrix has 8 columns"):
+        scorer.predict(np.zeros((1, 3)), prepared=True)
 
 
 def test_a_shared_features_model_is_refused_with_a_reason(data):
