@@ -19,6 +19,18 @@ def status_mb(field: str) -> float:
     return float("nan")
 
 
+def release_freed() -> None:
+    """Return the allocator's freed pages to the system (glibc ``malloc_trim``), so that a
+    resident-memory difference measures what is held, not heap pages that earlier work freed
+    and that a later allocation happens to reuse."""
+    import ctypes
+
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc: the measure is only coarser
+        pass
+
+
 def reset_peak() -> None:
     """Reset the kernel's peak-RSS mark, so that the peak of loading the data does not hide the
     peak of fitting (``ru_maxrss`` cannot be reset; ``VmHWM`` can, through ``clear_refs``)."""

@@ -22,7 +22,7 @@ import time
 from datetime import date
 from pathlib import Path
 
-from benchmarks._measure import commit, machine, reset_peak, status_mb
+from benchmarks._measure import commit, machine, release_freed, reset_peak, status_mb
 from gbmtl._executor import JobTimer
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -89,9 +89,11 @@ def _binned_mb(X) -> float:
     import lightgbm as lgb
     import numpy as np
 
+    release_freed()
     before = status_mb("VmRSS")
     data = lgb.Dataset(X, np.zeros(len(X)), params={"verbosity": -1},
                        free_raw_data=True).construct()
+    release_freed()  # the float copy of X that LightGBM bins from is freed by now
     after = status_mb("VmRSS")
     del data
     return after - before
@@ -120,7 +122,7 @@ def run_variant(variant: str, rows: int) -> dict:
     phases = timer.stop()
     jobs = timer.frame()
     peak = status_mb("VmHWM") - base
-    return {"variant": variant, "rows": rows, "fit_s": fit_s, "peak_mb": peak,
+    return {"variant": variant, "rows": rows, "commit": commit(), "fit_s": fit_s, "peak_mb": peak,
             "x_mb": X.memory_usage(deep=True).sum() / 2**20,
             "binned_mb": _binned_mb(X) if variant == "binned" else None,
             "peak_by_phase": phases if variant not in ("loop", "binned") else {},
@@ -176,6 +178,8 @@ def main(argv=None) -> int:
     p.add_argument("--variants", default="loop,auto")
     p.add_argument("--variant", help=argparse.SUPPRESS)
     p.add_argument("--out", type=Path, default=RESULTS)
+    p.add_argument("--keep", action="store_true",
+                   help="keep the other runs of the results file (each records its commit)")
     args = p.parse_args(argv)
     sizes = [int(r) for r in args.rows.split(",")]
     if args.variant:
@@ -183,6 +187,10 @@ def main(argv=None) -> int:
         return 0
     variants = args.variants.split(",")
     runs = []
+    kept = []
+    if args.keep and (args.out / "scale.json").exists():
+        kept = [r for r in json.loads((args.out / "scale.json").read_text())
+                if not (r["rows"] in sizes and r["variant"] in variants)]
     for n in sizes:
         for v in variants:
             out = subprocess.run([sys.executable, "-m", "benchmarks.scale", "--variant", v,
@@ -191,6 +199,7 @@ def main(argv=None) -> int:
             r = runs[-1]
             print(f"{n:>10,} rows {v:5s} fit {r['fit_s']:7.1f} s  peak +{r['peak_mb']:7.0f} MB",
                   flush=True)
+    runs = sorted(kept + runs, key=lambda r: (r["rows"], VARIANTS.index(r["variant"])))
     lines = [
         "# Scale: fit time and peak memory with rows, against a loop of one LightGBM per task",
         "",
@@ -213,7 +222,11 @@ def main(argv=None) -> int:
                      f"{r['chosen'] or '-'} |")
     lines += _growth(runs) + _memory(runs)
     lines += ["", f"Command: `python -m benchmarks.scale --rows {args.rows} --variants "
-              f"{args.variants}` at commit {commit()}."]
+              f"{args.variants}{' --keep' if kept else ''}` at commit {commit()}."]
+    if kept:
+        earlier = sorted({r.get("commit", "?") for r in kept})
+        lines.append(f"Runs kept from an earlier command at commit {', '.join(earlier)}: "
+                     + "; ".join(f"{r['variant']} {r['rows']:,}" for r in kept) + ".")
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "scale.md").write_text("\n".join(lines) + "\n")
     (args.out / "scale.json").write_text(json.dumps(runs, indent=1))
