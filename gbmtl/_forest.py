@@ -82,6 +82,22 @@ class Forest:
                       np.concatenate(roots), first.width, first.n_outputs,
                       np.sum([f.bias for f in forests], axis=0))
 
+    @staticmethod
+    def side_by_side(forests: list[Forest]) -> Forest:
+        """One forest whose outputs are ``forests``' outputs one after the other: one walk
+        gives each forest's own sums (each output adds its own trees, in their order)."""
+        shifted, start = [], 0
+        for f in forests:
+            roots = f.roots.copy()
+            roots[:, 1] += start
+            shifted.append(Forest(f.ints, f.threshold, f.bits, f.leaves, roots, f.width,
+                                  f.n_outputs, f.bias))
+            start += f.n_outputs
+        total = Forest.concat([Forest(f.ints, f.threshold, f.bits, f.leaves, f.roots, f.width,
+                                      start, np.zeros(start)) for f in shifted])
+        total.bias = np.concatenate([f.bias for f in forests])
+        return total
+
     def scaled(self, factor: float) -> Forest:
         return Forest(self.ints, self.threshold, self.bits, self.leaves * factor, self.roots,
                       self.width, self.n_outputs, self.bias * factor)
@@ -104,6 +120,11 @@ class Forest:
         """Raw scores ``(n, n_outputs)`` of the rows of the float64 matrix ``X``."""
         out = np.empty((len(X), self.n_outputs))
         out[:] = self.bias
+        return self.add_to(X, out)
+
+    def add_to(self, X: np.ndarray, out: np.ndarray) -> np.ndarray:
+        """``out`` plus each tree's leaf values, tree by tree, in ``out``'s own type (float32
+        sums as XGBoost's; the bias is not added)."""
         _walk(np.ascontiguousarray(X, dtype=np.float64), *self.packed(), self.width, out)
         return out
 
@@ -243,13 +264,16 @@ def from_xgboost(booster, iterations: int | None = None, start: int = 0,
         # its rows of the leaf vectors (``leaf_weights`` lists leaves in node order).
         leaf_of = np.cumsum(is_leaf) - 1
         internal_of = np.cumsum(~is_leaf) - 1
+        # Parsed as float32 first: XGBoost adds these float32 values, and the JSON's shortest
+        # decimals read straight into float64 would be other numbers.
         if size == 1:
-            values = np.asarray(tree["split_conditions"], dtype=np.float64)[is_leaf]
+            values = np.asarray(tree["split_conditions"], dtype=np.float32)[is_leaf]
         elif "leaf_weights" in tree:
-            values = np.asarray(tree["leaf_weights"], dtype=np.float64)
+            values = np.asarray(tree["leaf_weights"], dtype=np.float32)
         else:
-            values = np.asarray(tree["base_weights"], dtype=np.float64).reshape(
+            values = np.asarray(tree["base_weights"], dtype=np.float32).reshape(
                 len(left), size)[is_leaf].ravel()
+        values = values.astype(np.float64)
 
         inner = np.flatnonzero(~is_leaf)
         node = np.zeros((len(inner), 8), dtype=np.int64)

@@ -49,25 +49,38 @@ def _from_array(arr: np.ndarray, names: list[str]) -> pd.DataFrame:
     return frame
 
 
+#: Tables up to this many rows are checked through one copy of their float columns.
+SMALL_TABLE = 1024
+
+
 def check_feature_values(X: pd.DataFrame, where: str = "X") -> None:
     """Refuse what the backends cannot take, naming the columns: no columns at all, date and
     duration columns, infinite numbers."""
     if X.shape[1] == 0:
         raise ValueError(f"{where} has no columns; give at least one feature")
-    dated = [c for c in X.columns
-             if pd.api.types.is_datetime64_any_dtype(X[c]) or pd.api.types.is_timedelta64_dtype(X[c])
-             or isinstance(X[c].dtype, pd.PeriodDtype)]
+    # From the dtypes, not the columns: a column taken out of a frame is a new Series, which
+    # costs more than the check on a one-row frame.
+    dtypes = X.dtypes
+    dated = [c for c, d in dtypes.items()
+             if pd.api.types.is_datetime64_any_dtype(d) or pd.api.types.is_timedelta64_dtype(d)
+             or isinstance(d, pd.PeriodDtype)]
     if dated:
         raise ValueError(
             f"{where} columns {dated} hold dates or durations, which the boosters cannot split "
             "on; turn them into numbers first (e.g. days since a reference date, or the month)"
         )
-    # Column by column: integers cannot hold infinity, and a float column is checked in place
-    # (converting the whole table at once would copy it, at every fit and predict).
-    floats = [c for c in X.columns if pd.api.types.is_float_dtype(X[c])]
+    is_float = [pd.api.types.is_float_dtype(d) for d in dtypes]
+    floats = [c for c, f in zip(X.columns, is_float, strict=True) if f]
     if floats:
-        bad = [c for c in floats
-               if np.isinf(X[c].to_numpy(dtype=float, na_value=np.nan)).any()]
+        if len(X) <= SMALL_TABLE:  # a few rows: one small copy beats a Series per column
+            values = X.to_numpy(dtype=object, na_value=np.nan)[:, np.flatnonzero(is_float)]
+            inf = np.isinf(values.astype(float)).any(axis=0)
+            bad = [c for c, is_inf in zip(floats, inf, strict=True) if is_inf]
+        else:
+            # Column by column: integers cannot hold infinity, and a float column is checked
+            # in place (converting the whole table at once would copy it, at every fit).
+            bad = [c for c in floats
+                   if np.isinf(X[c].to_numpy(dtype=float, na_value=np.nan)).any()]
         if bad:
             raise ValueError(
                 f"{where} columns {bad} hold infinite values; replace them with NaN (missing) "

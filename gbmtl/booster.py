@@ -40,6 +40,13 @@ __all__ = ["MultiTaskBooster"]
 
 logger = logging.getLogger("gbmtl")
 
+#: Calls of at most this many rows, from the model's :data:`ROW_SCORER_CALLS`-th such call on,
+#: are scored by a :class:`gbmtl.RowScorer` built once (about 2 s for the ``gbmtl demo`` model):
+#: on one row the table path costs tens of milliseconds in per-call overhead, the scorer about
+#: one, with the same doubles. A one-off call on a few rows does not repay the build.
+SMALL_ROWS = 64
+ROW_SCORER_CALLS = 10
+
 #: A class with fewer labelled rows than this gets a warning (naming the task and the count):
 #: split into folds, most fold models see two or three of its rows, or none.
 MIN_CLASS_ROWS = 10
@@ -539,6 +546,9 @@ class MultiTaskBooster(BaseEstimator):
         if len(F) == 0:  # nothing to predict: empty outputs of the right shapes
             return {t.name: np.zeros((0, len(self.classes_[t.name])) if t.kind == "multiclass"
                                      else 0) for t in self.tasks_}
+        scorer = self._row_scorer() if len(F) <= SMALL_ROWS else None
+        if scorer is not None:
+            return scorer._probabilities(scorer.encoded_matrix(F), prepared=True)
         needed = {s for res in self._results for s in res.final.siblings}
         inputs = self._sibling_inputs(F, needed)
         out = {}
@@ -551,6 +561,35 @@ class MultiTaskBooster(BaseEstimator):
             calibrator = getattr(self, "calibrators_", {}).get(res.name)
             out[res.name] = p if calibrator is None else calibrator(p)
         return out
+
+    def _row_scorer(self):
+        """The RowScorer of this fit for small calls, built from the :data:`ROW_SCORER_CALLS`-th
+        one on; None before, or where the model has no such path (a shared_features
+        transformer). Rebuilt when the fit or the calibrators change."""
+        from gbmtl.scoring import RowScorer
+
+        calibrators = getattr(self, "calibrators_", None)
+        fitted = (self._results, calibrators, tuple(calibrators or ()))
+        state = self.__dict__.get("_small_calls")
+        if (state is None or state["fitted"][0] is not fitted[0]
+                or state["fitted"][1] is not fitted[1] or state["fitted"][2] != fitted[2]):
+            state = self.__dict__["_small_calls"] = {"fitted": fitted, "calls": 0,
+                                                     "scorer": None}
+        if state["scorer"] is None:
+            state["calls"] += 1
+            if state["calls"] < ROW_SCORER_CALLS:
+                return None
+            try:
+                state["scorer"] = RowScorer(self)
+            except ValueError:
+                state["scorer"] = False
+        return state["scorer"] or None
+
+    def __getstate__(self) -> dict:
+        # The row scorer is a cache of the fitted models: rebuilt on demand, never stored.
+        state = dict(super().__getstate__())
+        state.pop("_small_calls", None)
+        return state
 
     def predict(self, X) -> pd.DataFrame:
         """Predictions of every task: classes in the labels' own values, values for regression."""

@@ -4,16 +4,16 @@
 it, and calls each booster through its library's general entry point, which for one row costs
 milliseconds in overhead, not in trees. :class:`RowScorer` prepares everything once: the
 category codes of each column, the order of the features, and the trees themselves as flat
-forests (:mod:`gbmtl._forest`): the fold models a stack averages, and the shared-trees members a
-task averages, each become one forest walked by compiled code in one call. A row then goes
+forests (:mod:`gbmtl._forest`) walked by compiled code: each fold model of a stack, and each
+shared-trees member (in float32, as XGBoost sums). A row then goes
 through the same model graph as ``predict`` (sibling scores, sibling GLMs, stacking columns,
 blends, shared trees, calibration) on plain arrays. Per-task XGBoost models predict through
 ``inplace_predict`` (through a ``DMatrix`` as in ``predict`` when they have categorical
 features); with ``compiled=False`` LightGBM models use single-row handles
 (``LGBM_BoosterPredictForMatSingleRowFast``, called through the package's own library handle).
-Predictions equal ``predict_proba``/``predict`` for rows whose numeric values are float64, up
-to the order of floating-point additions (and XGBoost's float32 sums for shared trees); a test
-checks every mechanism.
+Predictions equal ``predict_proba``/``predict`` on the same rows to the bit for rows whose
+numeric values are float64 (the same trees summed in the same order, the same means and matrix
+products); a test checks every mechanism.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from gbmtl._features import plain_categories
-from gbmtl._forest import Unsupported, average, from_lightgbm, from_xgboost, xgboost_json
+from gbmtl._forest import Forest, Unsupported, from_lightgbm, from_xgboost, xgboost_json
 from gbmtl._links import link
 
 __all__ = ["RowScorer"]
@@ -78,26 +78,62 @@ _CALL = threading.local()
 
 
 class _Walk:
-    """A forest walked at most once per call on the same rows (a blend's independent member is
-    the stage-1 model of its task; tasks sharing an ensemble share its first rounds)."""
+    """A stack's forests (one per fold model), walked side by side in one pass at most once per
+    call on the same rows (a blend's independent member is the stage-1 model of its task), and
+    averaged as ``TreeStack.predict_raw`` averages its models' scores: the same double."""
 
-    def __init__(self, forest):
-        self.forest = forest
+    def __init__(self, forests: list):
+        self.forests = forests
+        self.together = Forest.side_by_side(forests)
+        self.width = forests[0].n_outputs
 
     def __call__(self, X: np.ndarray) -> np.ndarray:
         memo = getattr(_CALL, "memo", None)
         hit = None if memo is None else memo.get(id(self))
         if hit is not None and hit[0] is X:
             return hit[1]
-        raw = self.forest.predict(X)
+        both = self.together.predict(X)
+        w = self.width
+        raw = [both[:, k * w:(k + 1) * w] for k in range(len(self.forests))]
+        raw = raw[0] if len(raw) == 1 else np.mean(raw, axis=0)
         if memo is not None:
             memo[id(self)] = (X, raw)
         return raw
 
+    def key(self) -> tuple:
+        return tuple(f.key() for f in self.forests)
+
+
+class _SharedMembers:
+    """Shared-trees members walked as XGBoost predicts them: a member's margin starts at its
+    prior (the ``base_margin`` that ``predict`` passes) in float32 and adds each tree's leaf in
+    order, in float32; so the margins equal XGBoost's to the bit. ``members``: member ->
+    (prior, [(round count, forest of the rounds since the previous count)]). Walked at most
+    once per call on the same rows; returns {(member, round count): margins}."""
+
+    def __init__(self, members: dict):
+        self.members = members
+
+    def __call__(self, X: np.ndarray) -> dict:
+        memo = getattr(_CALL, "memo", None)
+        hit = None if memo is None else memo.get(id(self))
+        if hit is not None and hit[0] is X:
+            return hit[1]
+        margins = {}
+        for i, (prior, pieces) in self.members.items():
+            state = np.empty((len(X), len(prior)), dtype=np.float32)
+            state[:] = prior
+            for end, forest in pieces:
+                forest.add_to(X, state)
+                margins[i, end] = state.copy()
+        if memo is not None:
+            memo[id(self)] = (X, margins)
+        return margins
+
 
 class _Stack:
     """A tree stack (one model or bagged fold models) scoring rows of a float64 matrix: LightGBM
-    models as one flat forest (their average), else through the library."""
+    models as flat forests, else through the library."""
 
     def __init__(self, trees, n_cols: int, columns: list[str], categorical: list,
                  compiled: bool = True):
@@ -107,16 +143,15 @@ class _Stack:
         self.columns = columns
         self.categorical = categorical
         lightgbm = all(isinstance(m, LightGBMModel) for m in self.models)
-        self.forest = None
+        self.walk = None
         if lightgbm and compiled:
             try:
-                self.forest = average([from_lightgbm(m.booster, m.best_iteration)
-                                       for m in self.models])
+                self.walk = _Walk([from_lightgbm(m.booster, m.best_iteration)
+                                   for m in self.models])
             except Unsupported:
                 pass
-        self.walk = None if self.forest is None else _Walk(self.forest)
         self.fast = ([_FastLightGBM(m, n_cols) for m in self.models]
-                     if lightgbm and self.forest is None else None)
+                     if lightgbm and self.walk is None else None)
 
     def __call__(self, X: np.ndarray) -> np.ndarray:
         if self.walk is not None:
@@ -180,7 +215,7 @@ class RowScorer:
         Fitted; without a ``shared_features`` transformer (rows go straight to the trees).
     compiled : bool, default True
         Walk LightGBM models and shared trees as flat forests in compiled code
-        (:mod:`gbmtl._forest`), all fold models of a stack in one pass; False calls each booster
+        (:mod:`gbmtl._forest`); False calls each booster
         through its library (LightGBM's single-row handles), about 10 times slower on the
         ``gbmtl demo`` model. Per-task XGBoost models always go through XGBoost.
 
@@ -221,6 +256,12 @@ class RowScorer:
             values = cats.get(name)
             categorical.append(None if values is None else
                                (values if plain_categories(values) else list(range(len(values)))))
+        # Per category column of predict's encoded frame: value -> code, or None where the
+        # frame holds the positions themselves.
+        self._encoded_codes = {
+            self._position[name]: ({v: float(k) for k, v in enumerate(values)}
+                                   if plain_categories(values) else None)
+            for name, values in cats.items()}
         self._tasks = model.tasks_
         self._xgb: dict[int, Any] = {}  # single-thread copies of XGBoost boosters
         self._kinds = {t.name: t.kind for t in model.tasks_}
@@ -272,13 +313,9 @@ class RowScorer:
             return stacking
         if isinstance(final, BlendModel):
             members = [self._compile(m, p, internal, categorical) for m in final.members]
-            share = 1.0 / len(members)
 
-            def blend(X, raw):
-                total = members[0](X, raw)
-                for m in members[1:]:
-                    total = total + m(X, raw)
-                return total * share
+            def blend(X, raw):  # as BlendModel.predict_raw
+                return np.mean([m(X, raw) for m in members], axis=0)
             return blend
         if isinstance(final, SharedTreesModel):
             ens, task, which = final.ensemble, final.task, list(final.which)
@@ -286,15 +323,13 @@ class RowScorer:
             order = [int(c[1:]) for c in ens.columns]  # internal names f0, f1, ...
             segments = self._shared_segments(ens, which, order) if self.compiled else None
             if segments is not None:
-                cols = out.cols
-                rounds = ens.rounds[task] or ens.boosters[which[0]].num_boosted_rounds()
-                mine = [walk for end, walk in segments if end <= rounds]
+                end = ens.rounds[task] or ens.boosters[which[0]].num_boosted_rounds()
 
                 def shared_forest(X, raw):
-                    total = mine[0](X)
-                    for walk in mine[1:]:
-                        total = total + walk(X)
-                    return out.mean + out.scale * total[:, cols]
+                    # As SharedEnsemble.raw: each member's float32 margins, their mean.
+                    margins = segments(X)
+                    preds = [margins[i, end][:, out.cols] for i in which]
+                    return out.mean + out.scale * np.mean(preds, axis=0)
                 return shared_forest
             boosters = {i: self._single_thread(ens.boosters[i]) for i in which}
 
@@ -314,34 +349,32 @@ class RowScorer:
     def _stack(self, trees, n_cols: int, columns: list[str], categorical: list) -> _Stack:
         """A stack of ``trees``; equal forests (the same models reached twice) share one."""
         stack = _Stack(trees, n_cols, columns, categorical, self.compiled)
-        if stack.forest is None:
+        if stack.walk is None:
             return stack
-        return self._stacks.setdefault((stack.forest.key(), n_cols), stack)
+        return self._stacks.setdefault((stack.walk.key(), n_cols), stack)
 
     def _shared_segments(self, ens, which: list[int], order: list[int]):
-        """The shared-trees members ``which`` as forests over the scorer's columns, one per
-        stretch of rounds between the tasks' round counts: a task adds the stretches up to its
-        own count, so tasks that share an ensemble walk its common rounds once per row. Each
-        forest is the mean over members of their trees (plus, in the first, the priors that
-        ``predict`` passes as margins). None where a member cannot be laid out."""
+        """The shared-trees members ``which`` walked as XGBoost sums them (see
+        :class:`_SharedMembers`), with a snapshot at each task's round count: tasks that share
+        an ensemble walk its common rounds once per row. None where a member cannot be laid
+        out."""
         key = (id(ens), tuple(which))
         if key in self._segments:
             return self._segments[key]
         try:
             total = ens.boosters[which[0]].num_boosted_rounds()
             ends = sorted({r or total for r in ens.rounds.values()})
-            models = {i: xgboost_json(ens.boosters[i]) for i in which}
-            segments, start = [], 0
-            for end in ends:
-                forests = []
-                for i in which:
-                    f = from_xgboost(ens.boosters[i], end, start, models[i])
+            members = {}
+            for i in which:
+                model = xgboost_json(ens.boosters[i])
+                pieces, start = [], 0
+                for end in ends:
+                    f = from_xgboost(ens.boosters[i], end, start, model)
                     f.ints[:, 0] = np.asarray(order)[f.ints[:, 0]]
-                    if start == 0:
-                        f.bias = f.bias + np.asarray(ens.priors[i], dtype=float)
-                    forests.append(f)
-                segments.append((end, _Walk(average(forests))))
-                start = end
+                    pieces.append((end, f))
+                    start = end
+                members[i] = (np.asarray(ens.priors[i], dtype=np.float32), pieces)
+            segments = _SharedMembers(members)
         except Unsupported:
             segments = None
         self._segments[key] = segments
@@ -395,6 +428,24 @@ class RowScorer:
         return X
 
     # -- scoring ---------------------------------------------------------------------------------
+
+    def encoded_matrix(self, F: pd.DataFrame) -> np.ndarray:
+        """The matrix of a table already through the model's feature step (``predict``'s own
+        validated, encoded frame: its categories are the fitted ones, or their positions)."""
+        # Through an object array: for a few rows, one conversion costs less than a Series per
+        # column.
+        values = F.to_numpy(dtype=object)
+        X = np.empty(values.shape, dtype=np.float64)
+        for i, row in enumerate(values):
+            for j, v in enumerate(row):
+                codes = self._encoded_codes.get(j, 0)
+                if codes == 0:
+                    X[i, j] = np.nan if v is None or v is pd.NA else float(v)
+                elif v is None or v is pd.NA or (isinstance(v, float) and v != v):
+                    X[i, j] = np.nan
+                else:
+                    X[i, j] = float(v) if codes is None else codes[v]
+        return X
 
     def prepare(self, rows) -> np.ndarray:
         """``rows`` as the float64 matrix the trees read (features in fit order, categories as

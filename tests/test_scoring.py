@@ -27,18 +27,12 @@ def data():
 
 
 def _check_equal(model, X, compiled: bool = True):
-    """Library path (``compiled=False``): equal to predict on the same row to the bit. Flat
-    forests: equal up to the order of floating-point additions (a bag's mean is one sum of
-    scaled trees) and XGBoost's float32 sums of shared trees."""
+    """Either path (flat forests or the libraries): equal to predict on the same row to the
+    bit."""
     scorer = RowScorer(model, compiled=compiled)
     batch = model.predict_proba(X)
     values = model.predict(X)
-    if compiled:
-        def same(a, b, msg=""):
-            np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-9, err_msg=msg)
-        rel = 1e-6
-    else:
-        same, rel = np.testing.assert_array_equal, 1e-12
+    same, rel = np.testing.assert_array_equal, 1e-12
     for i in range(0, len(X), 37):
         row = X.iloc[i]
         # Equal to predict on the same row; to predict on the whole table up to the last bit of
@@ -96,7 +90,7 @@ def test_unseen_and_missing_values_are_missing_as_in_predict(data):
     for compiled in (True, False):
         got = RowScorer(model, compiled=compiled).predict_proba(row)
         for task, p in expected.items():
-            np.testing.assert_allclose(got[task], p, rtol=1e-12 if compiled else 0, atol=0)
+            np.testing.assert_array_equal(got[task], p)
 
 
 def test_bad_rows_are_named(data):
@@ -123,3 +117,35 @@ def test_a_shared_features_model_is_refused_with_a_reason(data):
                              shared_features=FunctionTransformer()).fit(X[["f0", "f1"]], Y)
     with pytest.raises(ValueError, match="shared_features transformer"):
         RowScorer(model)
+
+
+def test_predict_on_a_few_rows_goes_through_a_row_scorer_with_the_same_doubles(data):
+    import pickle
+
+    from gbmtl.booster import ROW_SCORER_CALLS, SMALL_ROWS
+
+    X, Y = data
+    model = MultiTaskBooster(params=FAST, n_folds=3, sharing="auto", random_state=0, n_jobs=1,
+                             sharing_params=SHARED_FAST, calibration="sigmoid").fit(X, Y)
+    blob = pickle.dumps(model)
+    for call in range(ROW_SCORER_CALLS + 3):
+        rows = X.iloc[call:call + 1 + call % 3]
+        got, got_values = model.predict_proba(rows), model.predict(rows)
+        table = pickle.loads(blob)  # no scorer: its first calls take the table path
+        want, want_values = table.predict_proba(rows), table.predict(rows)
+        for task, p in want.items():
+            np.testing.assert_array_equal(got[task], p, err_msg=f"{task} call {call}")
+        pd.testing.assert_frame_equal(got_values, want_values)
+    assert isinstance(model.__dict__["_small_calls"]["scorer"], RowScorer)
+    assert table.__dict__["_small_calls"]["scorer"] is None
+    assert "_small_calls" not in pickle.loads(pickle.dumps(model)).__dict__
+
+    # More rows than SMALL_ROWS take the table path; a refit drops the old scorer.
+    big = X.iloc[:SMALL_ROWS + 1]
+    np.testing.assert_array_equal(model.predict_proba(big)["grade"],
+                                  table.predict_proba(big)["grade"])
+    Y2 = Y.assign(r=Y["r"] * 2.0)
+    model.fit(X, Y2)
+    for _ in range(ROW_SCORER_CALLS + 1):
+        got = model.predict(X.iloc[:2])
+    np.testing.assert_array_equal(got["r"], table.fit(X, Y2).predict(X.iloc[:2])["r"])
