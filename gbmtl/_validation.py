@@ -60,16 +60,18 @@ def check_feature_values(X: pd.DataFrame, where: str = "X") -> None:
         raise ValueError(f"{where} has no columns; give at least one feature")
     # From the dtypes, not the columns: a column taken out of a frame is a new Series, which
     # costs more than the check on a one-row frame.
+    # A dtype's kind: "M" datetimes (with time zones too), "m" durations, "f" floats (the
+    # nullable Float64 too); periods are objects of their own dtype.
     dtypes = X.dtypes
-    dated = [c for c, d in dtypes.items()
-             if pd.api.types.is_datetime64_any_dtype(d) or pd.api.types.is_timedelta64_dtype(d)
-             or isinstance(d, pd.PeriodDtype)]
+    kinds = [getattr(d, "kind", "O") for d in dtypes]
+    dated = [c for c, d, k in zip(X.columns, dtypes, kinds, strict=True)
+             if k in "mM" or isinstance(d, pd.PeriodDtype)]
     if dated:
         raise ValueError(
             f"{where} columns {dated} hold dates or durations, which the boosters cannot split "
             "on; turn them into numbers first (e.g. days since a reference date, or the month)"
         )
-    is_float = [pd.api.types.is_float_dtype(d) for d in dtypes]
+    is_float = [k == "f" for k in kinds]
     floats = [c for c, f in zip(X.columns, is_float, strict=True) if f]
     if floats:
         if len(X) <= SMALL_TABLE:  # a few rows: one small copy beats a Series per column

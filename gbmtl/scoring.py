@@ -407,7 +407,9 @@ class RowScorer:
             missing = [f for f in self.features if f not in rows.columns]
             if missing:
                 raise ValueError(f"RowScorer: the rows lack features {missing}")
-            values = rows[self.features].to_numpy(dtype=object)
+            if list(rows.columns) != self.features:  # (selecting costs more than the row)
+                rows = rows[self.features]
+            values = rows.to_numpy(dtype=object)
         else:
             values = np.asarray(rows, dtype=object)
             if values.ndim == 1:
