@@ -75,7 +75,9 @@ def check_feature_values(X: pd.DataFrame, where: str = "X") -> None:
     floats = [c for c, f in zip(X.columns, is_float, strict=True) if f]
     if floats:
         if len(X) <= SMALL_TABLE:  # a few rows: one small copy beats a Series per column
-            values = X.to_numpy(dtype=object, na_value=np.nan)[:, np.flatnonzero(is_float)]
+            # (copy=True: without it pandas writes the NaNs into a read-only table's memory)
+            values = X.to_numpy(dtype=object, na_value=np.nan, copy=True)
+            values = values[:, np.flatnonzero(is_float)]
             inf = np.isinf(values.astype(float)).any(axis=0)
             bad = [c for c, is_inf in zip(floats, inf, strict=True) if is_inf]
         else:

@@ -384,3 +384,18 @@ def test_binary_task_with_a_handful_of_positives_warns(data):
     y[[5, 50, 150]] = 1
     with pytest.warns(UserWarning, match=r"Task 'rare_event'.*\{1.0: 3\} \(of 300\)"):
         MultiTaskBooster(**QUICK).fit(X, pd.DataFrame({"rare_event": y}))
+
+
+@pytest.mark.parametrize("rows", [5, 2000])  # small tables go through one copy, large per column
+def test_read_only_tables_are_checked_without_writing_to_them(rows):
+    from gbmtl._validation import check_feature_values
+
+    values = np.arange(rows * 3, dtype=float).reshape(rows, 3)
+    values[0, 1] = np.nan
+    values.flags.writeable = False  # as a memory-mapped table
+    check_feature_values(pd.DataFrame(values, columns=["a", "b", "c"]))
+    bad = values.copy()
+    bad[1, 2] = -np.inf
+    bad.flags.writeable = False
+    with pytest.raises(ValueError, match=r"columns \['c'\] hold infinite values"):
+        check_feature_values(pd.DataFrame(bad, columns=["a", "b", "c"]))
