@@ -2,15 +2,16 @@
 
 Scoring one transaction through the libraries costs a call per booster, and a gbmtl model holds
 dozens (fold models of every mechanism a blend averages, sibling models, shared trees): most of
-a row's time goes to per-call overhead, not to trees. Here the trees of every booster that a
-model averages are laid out once in one set of arrays, their leaf values scaled by the averaging
-weight, and one numba-compiled loop walks them for each row. Written by hand because no kept
+a row's time goes to per-call overhead, not to trees. Here the trees of the boosters that a
+model averages are laid out once in one set of arrays, each booster adding into outputs of its
+own, and one numba-compiled loop walks them for each row. Written by hand because no kept
 library does this for both backends on current LLVM: lleaves (LightGBM only) needs an llvmlite
 older than the one numba ships, and treelite's compiled models need a C compiler where they are
 built.
 
-The walk follows each library's own decision rules, so the results equal theirs up to the order
-of floating-point additions:
+The walk follows each library's own decision rules and adds the leaves in tree order, so a
+LightGBM model's scores equal LightGBM's to the bit, and an XGBoost model's equal XGBoost's when
+added into float32 from the same base margin (``Forest.add_to``):
 
 - LightGBM (``model_to_string``): numerical splits go left when ``value <= threshold``; a NaN
   becomes 0.0 unless the split's missing type is NaN; missing values (NaN, or zero for missing
@@ -98,10 +99,6 @@ class Forest:
         total.bias = np.concatenate([f.bias for f in forests])
         return total
 
-    def scaled(self, factor: float) -> Forest:
-        return Forest(self.ints, self.threshold, self.bits, self.leaves * factor, self.roots,
-                      self.width, self.n_outputs, self.bias * factor)
-
     def packed(self) -> tuple:
         """The arrays the walk reads, narrow: a node's feature, children and flags in int32 /
         int8 arrays (a tree's nodes then span a few cache lines; at eight int64 fields per node a
@@ -137,13 +134,6 @@ class Forest:
             h.update(np.ascontiguousarray(a).tobytes())
         h.update(f"{self.width},{self.n_outputs}".encode())
         return h.digest()
-
-
-def average(forests: list[Forest]) -> Forest:
-    """The forest of the mean of ``forests``' outputs."""
-    if len(forests) == 1:
-        return forests[0]
-    return Forest.concat([f.scaled(1.0 / len(forests)) for f in forests])
 
 
 # -- LightGBM ------------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 import xgboost as xgb
 
-from gbmtl._forest import Unsupported, average, from_lightgbm, from_xgboost
+from gbmtl._forest import Forest, Unsupported, from_lightgbm, from_xgboost
 
 
 def _table(n=2000, seed=0):
@@ -47,14 +47,16 @@ def test_lightgbm_trees_walk_as_lightgbm_predicts(objective, extra):
         np.testing.assert_array_equal(forest.predict(rows), want)
 
 
-def test_an_average_of_forests_is_the_mean_of_their_scores():
+def test_forests_side_by_side_give_each_forests_own_scores():
     X, M, z = _table()
-    boosters = [lgb.train({"objective": "regression", "verbosity": -1, "seed": s,
-                           "bagging_fraction": 0.5, "bagging_freq": 1},
-                          lgb.Dataset(X, z), 15) for s in range(3)]
-    want = np.mean([b.predict(M, raw_score=True) for b in boosters], axis=0)
-    got = average([from_lightgbm(b) for b in boosters]).predict(M)[:, 0]
-    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+    params = {"verbosity": -1, "bagging_fraction": 0.5, "bagging_freq": 1}
+    boosters = [lgb.train({**params, "objective": "regression", "seed": s}, lgb.Dataset(X, z), 15)
+                for s in range(2)]
+    boosters.append(lgb.train({**params, "objective": "multiclass", "num_class": 3},
+                              lgb.Dataset(X, pd.qcut(z, 3, labels=False)), 10))
+    got = Forest.side_by_side([from_lightgbm(b) for b in boosters]).predict(M)
+    want = np.hstack([b.predict(M, raw_score=True).reshape(len(M), -1) for b in boosters])
+    np.testing.assert_array_equal(got, want)
 
 
 @pytest.mark.parametrize("strategy", ["multi_output_tree", "one_output_per_tree"])
