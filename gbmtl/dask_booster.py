@@ -38,6 +38,7 @@ from sklearn.utils.validation import check_is_fitted
 from gbmtl._context import model_seed
 from gbmtl._defaults import task_params
 from gbmtl._links import link
+from gbmtl.booster import task_predictions
 from gbmtl.metrics import default_metric
 from gbmtl.sharing._glm import MAX_ROWS as GLM_ROWS
 from gbmtl.sharing._glm import SiblingGLM
@@ -204,12 +205,7 @@ def _predict_partition(df: pd.DataFrame, features: list[str], backend: str, task
             for j, c in enumerate(classes[t.name]):
                 out[f"{t.name}[{c}]"] = p[:, j]
         elif what == "predict":
-            if t.kind == "binary":
-                out[t.name] = classes[t.name][(p >= 0.5).astype(int)]
-            elif t.kind == "multiclass":
-                out[t.name] = classes[t.name][p.argmax(axis=1)]
-            else:
-                out[t.name] = p
+            out.update(task_predictions([t], classes, {t.name: p}))
     return pd.DataFrame(out, index=df.index)
 
 

@@ -29,3 +29,15 @@ def data_home() -> Path:
                     "(README 'Data sets' lists each file, its source and where it goes; the "
                     "loaders download them with download_if_missing=True)")
     return path
+
+
+@pytest.fixture(scope="module")
+def client():
+    """A Dask LocalCluster of 2 worker processes x 1 thread (the cluster CI's Dask tests run
+    on), one per test module."""
+    distributed = pytest.importorskip("distributed")
+    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                       dashboard_address=None)
+    with distributed.Client(cluster) as c:
+        yield c
+    cluster.close()

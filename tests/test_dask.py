@@ -14,15 +14,6 @@ distributed = pytest.importorskip("distributed")
 SHARED_FAST = {"shared_trees": {"n_estimators": 40, "learning_rate": 0.2}}
 
 
-@pytest.fixture(scope="module")
-def client():
-    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                       dashboard_address=None)
-    with distributed.Client(cluster) as c:
-        yield c
-    cluster.close()
-
-
 def _model(**kw):
     return MultiTaskBooster(params=FAST, n_folds=3, random_state=3, sharing_params=SHARED_FAST,
                             n_jobs=1, **kw)

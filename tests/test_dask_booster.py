@@ -21,15 +21,6 @@ pytest.importorskip("lightgbm.dask")
 BINARY = ["fraud", "default", "late_payment"]
 
 
-@pytest.fixture(scope="module")
-def client():
-    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                       dashboard_address=None)
-    with distributed.Client(cluster) as c:
-        yield c
-    cluster.close()
-
-
 def _dask(X, Y, n=4):
     return dd.from_pandas(X, npartitions=n), dd.from_pandas(Y, npartitions=n)
 
