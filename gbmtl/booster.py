@@ -29,6 +29,7 @@ from gbmtl._validation import (
     check_sample_weight,
 )
 from gbmtl.backends import BACKENDS
+from gbmtl.backends._lightgbm import SMALL_ROWS
 from gbmtl.calibration import Calibrator, fit_calibrator, resolve_calibration
 from gbmtl.metrics import get_metric, task_score
 from gbmtl.sharing import CHOICES, SHARING_NAMES
@@ -40,11 +41,11 @@ __all__ = ["MultiTaskBooster"]
 
 logger = logging.getLogger("gbmtl")
 
-#: Calls of at most this many rows, from the model's :data:`ROW_SCORER_CALLS`-th such call on,
-#: are scored by a :class:`gbmtl.RowScorer` built once (about 2 s for the ``gbmtl demo`` model):
-#: on one row the table path costs tens of milliseconds in per-call overhead, the scorer about
-#: one, with the same doubles. A one-off call on a few rows does not repay the build.
-SMALL_ROWS = 64
+#: Calls of at most ``SMALL_ROWS`` rows (the size the LightGBM backend treats as small too),
+#: from the model's :data:`ROW_SCORER_CALLS`-th such call on, are scored by a
+#: :class:`gbmtl.RowScorer` built once (about 2 s for the ``gbmtl demo`` model): on one row the
+#: table path costs tens of milliseconds in per-call overhead, the scorer about one, with the
+#: same doubles. A one-off call on a few rows does not repay the build.
 ROW_SCORER_CALLS = 10
 
 #: A class with fewer labelled rows than this gets a warning (naming the task and the count):
